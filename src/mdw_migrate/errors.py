@@ -1,0 +1,80 @@
+"""Errors in the contract's shape: a code, a message, details, and what the operator should do.
+
+Messages and details carry table names, entity names, ids and counts only, never row content.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+# Exit codes: 1 for a failed validation or run, 2 for a usage error, 3 for a critical error.
+EXIT_FAILED = 1
+EXIT_USAGE = 2
+EXIT_CRITICAL = 3
+
+
+@dataclass
+class MigrationError(Exception):
+    code: str
+    message: str
+    suggestion: str
+    details: dict[str, Any] = field(default_factory=dict)
+    entity: str | None = None
+    rollback_required: bool = False
+    exit_code: int = EXIT_CRITICAL
+
+    def __str__(self) -> str:
+        return f"{self.code}: {self.message}"
+
+    def to_contract(self) -> dict[str, Any]:
+        return {
+            "status": "error",
+            "entity": self.entity,
+            "error": {"code": self.code, "message": self.message, "details": self.details},
+            "recovery": {
+                "suggestion": self.suggestion,
+                "rollbackRequired": self.rollback_required,
+            },
+        }
+
+
+def dependency_not_met(entity: str, missing: list[str], state: dict[str, str]) -> MigrationError:
+    first = missing[0]
+    return MigrationError(
+        code="DEPENDENCY_NOT_MET",
+        entity=entity,
+        message=f"{', '.join(missing)} must be migrated before {entity}",
+        details={
+            "missingDependencies": missing,
+            "currentState": ", ".join(f"{name}: {state.get(name, 'pending')}" for name in missing),
+        },
+        suggestion=f"Run 'mdw-migrate migrate {first}' first (or migrate a phase that includes it)",
+    )
+
+
+def schema_incompatible(side: str, missing: list[str]) -> MigrationError:
+    command = "mdw-migrate schema apply" if side == "target" else None
+    suggestion = (
+        f"Run '{command}' to create or upgrade the target schema"
+        if command
+        else "Point SOURCE_DB_* at the legacy mdw_db database, or add the missing columns"
+    )
+    return MigrationError(
+        code="SCHEMA_INCOMPATIBLE",
+        message=f"The {side} database lacks {len(missing)} table(s) or column(s) the tool needs",
+        details={"side": side, "missing": missing},
+        suggestion=suggestion,
+    )
+
+
+def connection_failed(side: str, host: str, database: str, reason: str) -> MigrationError:
+    return MigrationError(
+        code="CONNECTION_FAILED",
+        message=f"Cannot connect to the {side} database {database!r} on {host}: {reason}",
+        details={"side": side, "host": host, "database": database},
+        suggestion=(
+            f"Check {side.upper()}_DB_HOST/PORT/USER/NAME/PASSWORD (environment or .env), "
+            "DB_SSLMODE, and that the server accepts connections from this machine"
+        ),
+    )
