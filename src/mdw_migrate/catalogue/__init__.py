@@ -1,0 +1,91 @@
+"""The entity catalogue: every entity of mapping.md as a declarative spec, the phases of the
+contract, and the fate of every legacy table."""
+
+from __future__ import annotations
+
+from ..engine.planner import Catalogue
+from . import core
+
+_ENTITIES = {spec.name: spec for spec in core.ENTITIES}
+
+_CORE = ["offices", "profiles", "doctors", "doctor_offices"]
+_CORE_WITH_PATIENTS = [*_CORE, "patients"]
+
+# Phases include everything before them. Until the rest of the catalogue exists (issue 3),
+# orders-with-deps and all run what is implemented.
+PHASES = {
+    "core": _CORE,
+    "core-with-patients": _CORE_WITH_PATIENTS,
+    "orders-with-deps": _CORE_WITH_PATIENTS,
+    "all": list(_ENTITIES),
+}
+
+CATALOGUE = Catalogue(entities=_ENTITIES, phases=PHASES)
+
+# Every legacy table and the entity of mapping.md that migrates it ("archive" for the tables
+# copied row for row into legacy_archive). Tables only read as lookups name that entity too.
+LEGACY_TABLES: dict[str, str] = {
+    "auth_user": "profiles",
+    "auth_group": "teams",
+    "auth_user_groups": "team_members",
+    "auth_permission": "archive",
+    "django_content_type": "archive",
+    "dispatch_office": "offices",
+    "dispatch_office_doctors": "doctor_offices",
+    "dispatch_doctorsetting": "doctors",
+    "dispatch_doctorsetting_masters": "archive",
+    "dispatch_doctorsetting_sales": "archive",
+    "dispatch_usersetting": "archive",
+    "dispatch_patient": "patients",
+    "dispatch_agent": "archive",
+    "dispatch_course": "courses",
+    "dispatch_product": "products",
+    "dispatch_product_roles": "product_roles",
+    "dispatch_product_successors": "product_successors",
+    "dispatch_category": "categories",
+    "dispatch_template": "templates",
+    "dispatch_template_edit_roles": "template_roles",
+    "dispatch_template_view_roles": "template_roles",
+    "dispatch_template_view_groups": "template_view_groups",
+    "dispatch_template_products": "template_products",
+    "dispatch_template_predecessors": "template_predecessors",
+    "dispatch_role": "roles",
+    "dispatch_role_permissions": "role_permissions",
+    "dispatch_globalsetting": "global_settings",
+    "dispatch_instruction": "orders",
+    "dispatch_jaw": "jaws",
+    "dispatch_state": "order_states",
+    "dispatch_project": "projects",
+    "dispatch_plan": "treatment_plans",
+    "dispatch_bracket": "brackets",
+    "dispatch_task": "tasks",
+    "dispatch_file": "files",
+    "dispatch_record": "messages",
+    "dispatch_record_attachments": "message_attachments",
+    "dispatch_record_roles": "message_roles",
+    "dispatch_comment": "treatment_discussions",
+    "dispatch_note": "doctor_notes",
+    "dispatch_notification": "system_messages",
+    "dispatch_payment": "payments",
+    "dispatch_operation": "operations",
+    "dispatch_order": "sales_orders",
+    "dispatch_purchase": "purchases",
+    "dispatch_offer": "offers",
+    "dispatch_discount": "discounts",
+    **{
+        f"dispatch_{name}": "archive"
+        for name in (
+            "action",
+            "client",
+            "client3d",
+            "event",
+            "instance",
+            "language",
+            "link",
+            "master",
+            "reading",
+            "storage",
+            "ware",
+        )
+    },
+}

@@ -1,0 +1,1 @@
+"""The target schema: versioned SQL steps applied once each, plus helper functions."""

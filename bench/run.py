@@ -1,0 +1,173 @@
+"""Benchmark: the tool against the raw COPY pipe of the same legacy tables, in the same run.
+
+    ./dev bench --scale 0.1 --phase core-with-patients --repeat 3
+
+For each repeat: a fresh target, `mdw-migrate migrate <phase> --json` in a child process (its
+peak RSS is measured by the OS), and the raw pipe `COPY <table> TO STDOUT | COPY ... FROM STDIN`
+(binary) of every legacy table the phase migrates, into plain tables of another database.
+Reports medians, rows/s per entity and the ratio tool / raw pipe. The machine is shared and
+noisy: read the ratios, not the absolute seconds.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import statistics
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import psycopg
+from psycopg import sql
+
+from mdw_migrate import embedded
+from mdw_migrate.catalogue import CATALOGUE, LEGACY_TABLES
+from mdw_migrate.legacy.generator import generate
+from mdw_migrate.target import schema
+
+HERE = Path(__file__).resolve().parent
+
+
+def reset(server: embedded.EmbeddedServer, dbname: str) -> str:
+    with psycopg.connect(server.admin_conninfo(), autocommit=True) as conn:
+        conn.execute(
+            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(dbname))
+        )
+        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(dbname)))
+    return server.admin_conninfo(dbname)
+
+
+def raw_pipe(source: str, target: str, tables: list[str]) -> tuple[float, int]:
+    """Seconds and rows for the plain binary COPY pipe of `tables`, source -> target."""
+    with psycopg.connect(source) as src, psycopg.connect(target, autocommit=True) as dst:
+        definitions = {}
+        for table in tables:
+            cols = src.execute(
+                "SELECT a.attname, format_type(a.atttypid, a.atttypmod) FROM pg_attribute a"
+                " WHERE a.attrelid = %s::regclass AND a.attnum > 0 AND NOT a.attisdropped"
+                " ORDER BY a.attnum",
+                [table],
+            ).fetchall()
+            definitions[table] = ", ".join(f'"{name}" {sqltype}' for name, sqltype in cols)
+        for table, cols in definitions.items():
+            dst.execute(f"CREATE TABLE {table} ({cols})".encode())
+        started = time.perf_counter()
+        rows = 0
+        for table in tables:
+            with src.cursor() as sc, dst.cursor() as dc:
+                with (
+                    sc.copy(f"COPY {table} TO STDOUT (FORMAT BINARY)".encode()) as out,
+                    dc.copy(f"COPY {table} FROM STDIN (FORMAT BINARY)".encode()) as into,
+                ):
+                    for chunk in out:
+                        into.write(chunk)
+                rows += max(dc.rowcount, 0)
+        return time.perf_counter() - started, rows
+
+
+def tool_run(
+    server: embedded.EmbeddedServer, source_db: str, target_db: str, phase: str, batch: int | None
+) -> tuple[float, dict[str, Any], float]:
+    """Runs the CLI in a child process; returns seconds, per-entity results, child peak RSS."""
+    env = dict(os.environ)
+    for side, db in (("SOURCE", source_db), ("TARGET", target_db)):
+        env[f"{side}_DB_HOST"] = server.socket_dir
+        env[f"{side}_DB_PORT"] = str(server.port)
+        env[f"{side}_DB_USER"] = "postgres"
+        env[f"{side}_DB_NAME"] = db
+    args = [sys.executable, "-m", "mdw_migrate", "migrate", phase, "--json"]
+    if batch:
+        args += ["--batch-size", str(batch)]
+    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    started = time.perf_counter()
+    proc = subprocess.run(args, env=env, capture_output=True, text=True, check=False, cwd=HERE)
+    seconds = time.perf_counter() - started
+    if proc.returncode != 0:
+        raise SystemExit(
+            f"migrate failed ({proc.returncode}):\n{proc.stdout[-2000:]}{proc.stderr[-2000:]}"
+        )
+    peak_kb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    results = {}
+    for line in proc.stdout.splitlines():
+        obj = json.loads(line)
+        if obj.get("status") == "success":
+            results[obj["entity"]] = obj
+    # ru_maxrss of children is the largest child so far; each repeat's child is the same size.
+    return seconds, results, max(peak_kb, before) / 1024
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--scale", type=float, default=0.1)
+    parser.add_argument("--phase", default="core-with-patients")
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--batch-size", type=int, default=None)
+    parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument("--home", type=Path, default=HERE / ".work")
+    args = parser.parse_args()
+
+    server = embedded.start(args.home)
+    source = reset(server, "bench_source")
+    started = time.perf_counter()
+    report = generate(source, scale=args.scale, seed=args.seed)
+    elapsed = time.perf_counter() - started
+    print(f"generated scale {args.scale}: {sum(report.tables.values()):,} rows in {elapsed:.1f}s")
+
+    names = CATALOGUE.resolve(args.phase)
+    tables = sorted(t for t, entity in LEGACY_TABLES.items() if entity in names)
+    raw_times, tool_times, peaks = [], [], []
+    per_entity: dict[str, list[float]] = {}
+    raw_rows = 0
+    for i in range(args.repeat):
+        raw_target = reset(server, "bench_raw")
+        raw_seconds, raw_rows = raw_pipe(source, raw_target, tables)
+        target = reset(server, "bench_target")
+        with psycopg.connect(target, autocommit=True) as conn:
+            schema.apply(conn)
+        seconds, results, peak = tool_run(
+            server, "bench_source", "bench_target", args.phase, args.batch_size
+        )
+        raw_times.append(raw_seconds)
+        tool_times.append(seconds)
+        peaks.append(peak)
+        for entity, obj in results.items():
+            rows = obj["results"]["totalRecords"]
+            duration = obj["execution"]["durationSeconds"]
+            per_entity.setdefault(entity, []).append(rows / duration if duration else 0.0)
+        print(f"repeat {i + 1}: tool {seconds:.2f}s, raw {raw_seconds:.2f}s, RSS {peak:.0f} MB")
+
+    summary = {
+        "date": datetime.now(UTC).isoformat(timespec="seconds"),
+        "machine": f"{platform.machine()}, {os.cpu_count()} cores,"
+        f" Python {platform.python_version()}",
+        "scale": args.scale,
+        "phase": args.phase,
+        "repeats": args.repeat,
+        "source_rows_of_phase_tables": raw_rows,
+        "tool_seconds_median": round(statistics.median(tool_times), 3),
+        "raw_pipe_seconds_median": round(statistics.median(raw_times), 3),
+        "ratio_tool_to_raw_median": round(
+            statistics.median(t / r for t, r in zip(tool_times, raw_times, strict=True)), 2
+        ),
+        "peak_rss_mb_max": round(max(peaks), 1),
+        "rows_per_second_median": {e: round(statistics.median(v)) for e, v in per_entity.items()},
+    }
+    out = HERE / "results"
+    out.mkdir(exist_ok=True)
+    path = out / f"{args.phase}-scale{args.scale}-{datetime.now(UTC):%Y%m%dT%H%M%S}.json"
+    path.write_text(json.dumps(summary, indent=2))
+    print(json.dumps(summary, indent=2))
+    print(f"written to {path}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,475 @@
+"""The `mdw-migrate` command line: thin wiring of settings, databases, engine and output."""
+
+from __future__ import annotations
+
+import getpass
+import json
+import re
+import sys
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+import psycopg
+from psycopg import sql
+from rich.console import Console
+from rich.table import Table
+
+from .. import __version__, databases, logs
+from ..catalogue import CATALOGUE, LEGACY_TABLES
+from ..config import EMBEDDED_TARGET_DB, Settings
+from ..engine import rollback as rollback_engine
+from ..engine.migrate import RunOptions, RunOutcome
+from ..engine.migrate import migrate as run_migration
+from ..engine.validate import EntityValidation, validate_entity
+from ..errors import EXIT_FAILED, EXIT_USAGE, MigrationError
+from ..legacy import generator
+from ..target import schema as target_schema
+from . import output
+
+F = TypeVar("F", bound=Callable[..., Any])
+console = Console(stderr=False)
+err_console = Console(stderr=True)
+
+# The contract's spellings: `migrate:doctors validate`, `validate:core`, `rollback:patients`.
+_CONTRACT_FORM = re.compile(r"^(migrate|validate|rollback):(.+)$")
+
+
+def normalize_argv(argv: Sequence[str]) -> list[str]:
+    args = list(argv)
+    if not args:
+        return args
+    match = _CONTRACT_FORM.match(args[0])
+    if not match:
+        return args
+    command, target = match.groups()
+    rest = args[1:]
+    if command == "migrate" and rest[:1] == ["validate"]:
+        rest = ["--validate", *rest[1:]]
+    elif command == "migrate" and rest[:1] == ["rollback"]:
+        command, rest = "rollback", rest[1:]
+    return [command, target, *rest]
+
+
+def settings_from_context() -> Settings:
+    return Settings()
+
+
+def fail(exc: MigrationError, as_json: bool) -> None:
+    if as_json:
+        output.emit_json(exc.to_contract())
+    else:
+        err_console.print(f"[bold red]{exc.code}[/]: {exc.message}")
+        for key, value in exc.details.items():
+            err_console.print(f"  {key}: {value}")
+        err_console.print(f"[bold]What to do:[/] {exc.suggestion}")
+    sys.exit(exc.exit_code)
+
+
+def json_option(func: F) -> F:
+    return click.option("--json", "as_json", is_flag=True, help="Machine output (JSON lines).")(
+        func
+    )
+
+
+@contextmanager
+def handled(as_json: bool) -> Iterator[None]:
+    try:
+        yield
+    except MigrationError as exc:
+        fail(exc, as_json)
+
+
+def audit_identity(endpoints: databases.Endpoints) -> tuple[dict[str, Any], dict[str, Any]]:
+    return dict(endpoints.source.identity()), dict(endpoints.target.identity())
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="mdw-migrate")
+def cli() -> None:
+    """Migrates the legacy MDW database (mdw_db) onto the Supabase schema.
+
+    Databases come from SOURCE_DB_* and TARGET_DB_* (environment or .env); a side left
+    unconfigured uses the embedded PostgreSQL under ./.mdw.
+    """
+
+
+# ---------------------------------------------------------------- generate / schema / plan
+
+
+@cli.command()
+@click.option("--scale", type=float, default=0.01, show_default=True)
+@click.option("--seed", type=int, default=42, show_default=True)
+@click.option("--force", is_flag=True, help="Replace the legacy tables of a non-empty source.")
+@json_option
+def generate(scale: float, seed: int, force: bool, as_json: bool) -> None:
+    """Build a synthetic legacy database (all 58 tables, quirks in known numbers) in the source."""
+    settings = settings_from_context()
+    logs.configure(Path("logs"), settings.log_level)
+    with handled(as_json):
+        endpoints = databases.resolve(settings)
+        report = _generate(endpoints, scale, seed, force)
+    if as_json:
+        output.emit_json({"status": "success", "generate": report.to_dict()})
+        return
+    table = Table(title=f"Synthetic legacy database (scale {scale}, seed {seed})")
+    table.add_column("table")
+    table.add_column("rows", justify="right")
+    for name, rows in sorted(report.tables.items()):
+        table.add_row(name, f"{rows:,}")
+    console.print(table)
+    quirks = Table(title="Quirks (known numbers)")
+    quirks.add_column("quirk")
+    quirks.add_column("count", justify="right")
+    for name, count in sorted(report.quirks.items()):
+        quirks.add_row(name, f"{count:,}")
+    console.print(quirks)
+    console.print(f"{sum(report.tables.values()):,} rows in {report.seconds:.1f}s")
+
+
+def _generate(
+    endpoints: databases.Endpoints, scale: float, seed: int, force: bool
+) -> generator.GenerationReport:
+    conninfo = psycopg.conninfo.make_conninfo(**endpoints.source.conninfo_kwargs())
+    try:
+        return generator.generate(conninfo, scale=scale, seed=seed, force=force)
+    except generator.SourceNotEmpty as exc:
+        raise MigrationError(
+            code="SOURCE_NOT_EMPTY",
+            message="The source database already has tables; generate refuses to touch it",
+            details={"database": endpoints.source.dbname, "tables": len(exc.tables)},
+            suggestion="Add --force to replace the legacy tables (never on a real database)",
+            exit_code=EXIT_USAGE,
+        ) from exc
+
+
+@cli.group()
+def schema() -> None:
+    """The target schema."""
+
+
+@schema.command("apply")
+@json_option
+def schema_apply(as_json: bool) -> None:
+    """Create or upgrade the target schema and the migration control schema (idempotent)."""
+    settings = settings_from_context()
+    logs.configure(Path("logs"), settings.log_level)
+    with handled(as_json):
+        endpoints = databases.resolve(settings)
+        with databases.connect(endpoints.target, autocommit=True) as conn:
+            applied = target_schema.apply(conn)
+            versions = target_schema.versions(conn)
+    if as_json:
+        output.emit_json({"status": "success", "applied": applied, "versions": versions})
+    else:
+        done = ", ".join(applied) if applied else "nothing (already up to date)"
+        console.print(f"Applied: {done}. Schema versions: {', '.join(versions)}")
+
+
+@cli.command()
+@json_option
+def plan(as_json: bool) -> None:
+    """Print the dependency order and the fate of every legacy table."""
+    order = CATALOGUE.order(CATALOGUE.entities)
+    fates = {
+        table: {
+            "entity": entity,
+            "state": "implemented"
+            if entity in CATALOGUE.entities
+            else ("archive" if entity == "archive" else "planned"),
+        }
+        for table, entity in sorted(LEGACY_TABLES.items())
+    }
+    if as_json:
+        output.emit_json(
+            {
+                "order": [{"entity": n, "deps": list(CATALOGUE.entities[n].deps)} for n in order],
+                "phases": {k: CATALOGUE.order(v) for k, v in CATALOGUE.phases.items()},
+                "legacyTables": fates,
+            }
+        )
+        return
+    table = Table(title="Dependency order")
+    for header in ("#", "entity", "target <- legacy", "depends on"):
+        table.add_column(header)
+    for i, name in enumerate(order, 1):
+        spec = CATALOGUE.entities[name]
+        table.add_row(str(i), name, spec.description, ", ".join(spec.deps) or "-")
+    console.print(table)
+    tables = Table(title=f"Legacy tables: {len(fates)} of {len(LEGACY_TABLES)} accounted for")
+    for header in ("legacy table", "entity", "state"):
+        tables.add_column(header)
+    for name, fate in fates.items():
+        tables.add_row(name, fate["entity"], fate["state"])
+    console.print(tables)
+
+
+# ---------------------------------------------------------------- migrate / validate
+
+
+@cli.command()
+@click.argument("selection")
+@click.option("--dry-run", is_flag=True, help="Read and transform, write nothing, report.")
+@click.option("--batch-size", type=click.IntRange(1, 1_000_000), default=None)
+@click.option("--validate", "validate_after", is_flag=True, help="Validate after migrating.")
+@json_option
+def migrate(
+    selection: str, dry_run: bool, batch_size: int | None, validate_after: bool, as_json: bool
+) -> None:
+    """Migrate a phase (core, core-with-patients, orders-with-deps, all) or one entity."""
+    settings = settings_from_context()
+    logs.configure(Path("logs"), settings.log_level)
+    with handled(as_json):
+        names = CATALOGUE.resolve(selection)
+        endpoints = databases.resolve(settings)
+        outcome, validations = _migrate(
+            endpoints, settings, names, selection, dry_run, batch_size, validate_after, as_json
+        )
+    _report_migration(outcome, validations, as_json)
+    if outcome.interrupted or any(not v.passed for v in validations):
+        sys.exit(EXIT_FAILED)
+
+
+def _migrate(
+    endpoints: databases.Endpoints,
+    settings: Settings,
+    names: list[str],
+    selection: str,
+    dry_run: bool,
+    batch_size: int | None,
+    validate_after: bool,
+    as_json: bool,
+) -> tuple[RunOutcome, list[EntityValidation]]:
+    source_identity, target_identity = audit_identity(endpoints)
+    options = RunOptions(
+        batch_size=batch_size or settings.batch_size,
+        batch_size_forced=batch_size is not None or "batch_size" in settings.model_fields_set,
+        max_retry_attempts=settings.max_retry_attempts,
+        dry_run=dry_run,
+        id_secret_env=settings.mdw_id_secret.get_secret_value() if settings.mdw_id_secret else None,
+        command=f"migrate {selection}",
+        arguments={
+            "selection": selection,
+            "dryRun": dry_run,
+            "batchSize": batch_size,
+            "validate": validate_after,
+            "user": getpass.getuser(),
+        },
+        source_identity=source_identity,
+        target_identity=target_identity,
+    )
+    reporter: output.JsonReporter | output.RichReporter = (
+        output.JsonReporter() if as_json else output.RichReporter(console)
+    )
+    with (
+        databases.source_session(endpoints.source) as source,
+        databases.target_session(endpoints.target, settings.migration_timeout) as target,
+        reporter,
+    ):
+        outcome = run_migration(CATALOGUE, names, source, target, options, reporter)
+        validations: list[EntityValidation] = []
+        if validate_after and not dry_run:
+            validations = [
+                validate_entity(CATALOGUE, CATALOGUE.entities[n], source, target) for n in names
+            ]
+            _write_validation(validations, selection)
+    return outcome, validations
+
+
+def _report_migration(
+    outcome: RunOutcome, validations: list[EntityValidation], as_json: bool
+) -> None:
+    by_entity = {v.entity: v for v in validations}
+    if as_json:
+        for result in outcome.results:
+            output.emit_json(output.success_object(result, outcome, by_entity.get(result.entity)))
+        for v in validations:
+            output.emit_json(v.to_contract())
+        return
+    console.print(output.summary_table(outcome))
+    reasons = output.reasons_table(outcome)
+    if reasons is not None:
+        console.print(reasons)
+    if validations:
+        console.print(output.validation_table(validations))
+    if outcome.interrupted:
+        console.print(f"Interrupted; run 'mdw-migrate migrate {outcome.entities[0]}' again.")
+
+
+def _write_validation(validations: list[EntityValidation], selection: str) -> Path:
+    directory = Path("logs")
+    directory.mkdir(exist_ok=True)
+    path = directory / f"validation-{selection}-{datetime.now(UTC):%Y%m%dT%H%M%S}.json"
+    path.write_text(json.dumps([v.to_contract() for v in validations], indent=2, default=str))
+    return path
+
+
+@cli.command()
+@click.argument("selection")
+@json_option
+def validate(selection: str, as_json: bool) -> None:
+    """Validate migrated entities: accounting, counts, references, data quality, money."""
+    settings = settings_from_context()
+    logs.configure(Path("logs"), settings.log_level)
+    with handled(as_json):
+        names = CATALOGUE.resolve(selection)
+        endpoints = databases.resolve(settings)
+        with (
+            databases.source_session(endpoints.source) as source,
+            databases.target_session(endpoints.target, settings.migration_timeout) as target,
+        ):
+            results = [
+                validate_entity(CATALOGUE, CATALOGUE.entities[n], source, target) for n in names
+            ]
+        _write_validation(results, selection)
+    if as_json:
+        for v in results:
+            output.emit_json(v.to_contract())
+    else:
+        console.print(output.validation_table(results))
+    if any(not v.passed for v in results):
+        sys.exit(EXIT_FAILED)
+
+
+@cli.command()
+@click.argument("selection")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@json_option
+def rollback(selection: str, yes: bool, as_json: bool) -> None:
+    """Delete the rows the tool created for a phase or entity (reverse dependency order)."""
+    settings = settings_from_context()
+    logs.configure(Path("logs"), settings.log_level)
+    with handled(as_json):
+        names = CATALOGUE.resolve(selection)
+        endpoints = databases.resolve(settings)
+        with databases.target_session(endpoints.target, settings.migration_timeout) as target:
+            rollback_engine.check_rollback(CATALOGUE, names, target)
+            if not yes:
+                if not sys.stdin.isatty():
+                    raise MigrationError(
+                        code="CONFIRMATION_REQUIRED",
+                        message="rollback deletes migrated rows and needs confirmation",
+                        suggestion="Run it on a terminal, or add --yes",
+                        exit_code=EXIT_USAGE,
+                    )
+                click.confirm(f"Delete the migrated rows of {', '.join(names)}?", abort=True)
+            removed = rollback_engine.rollback(CATALOGUE, names, target)
+    if as_json:
+        output.emit_json({"status": "success", "entity": selection, "removed": removed})
+    else:
+        for name, count in removed.items():
+            console.print(f"{name}: {count:,} row(s) removed")
+
+
+@cli.command()
+@json_option
+def status(as_json: bool) -> None:
+    """Per entity: state, counts, last checkpoint."""
+    settings = settings_from_context()
+    with handled(as_json):
+        endpoints = databases.resolve(settings)
+        with databases.connect(endpoints.target, autocommit=True) as conn:
+            exists = conn.execute("SELECT to_regclass('migration.entity_progress')").fetchone()
+            rows = (
+                conn.execute(
+                    "SELECT entity, status, source_rows, migrated, excluded, rejected,"
+                    " last_legacy_id, batches, updated_at FROM migration.entity_progress"
+                ).fetchall()
+                if exists and exists[0]
+                else []
+            )
+    states = {r[0]: r for r in rows}
+    items = [
+        {
+            "entity": name,
+            "state": states[name][1] if name in states else "pending",
+            "sourceRows": states[name][2] if name in states else None,
+            "migrated": states[name][3] if name in states else 0,
+            "excluded": states[name][4] if name in states else 0,
+            "rejected": states[name][5] if name in states else 0,
+            "lastCheckpoint": states[name][6] if name in states else None,
+            "batches": states[name][7] if name in states else 0,
+            "updatedAt": states[name][8] if name in states else None,
+        }
+        for name in CATALOGUE.order(CATALOGUE.entities)
+    ]
+    if as_json:
+        output.emit_json({"status": "success", "entities": items})
+        return
+    table = Table(title="Migration status")
+    for header in ("entity", "state", "source", "migrated", "excluded", "rejected", "checkpoint"):
+        table.add_column(header)
+    for item in items:
+        table.add_row(
+            *[
+                str(item[k]) if item[k] is not None else "-"
+                for k in (
+                    "entity",
+                    "state",
+                    "sourceRows",
+                    "migrated",
+                    "excluded",
+                    "rejected",
+                    "lastCheckpoint",
+                )
+            ]
+        )
+    console.print(table)
+
+
+# ---------------------------------------------------------------- demo
+
+
+@cli.command()
+@click.option("--scale", type=float, default=0.01, show_default=True)
+@click.option("--seed", type=int, default=42, show_default=True)
+@click.option("--batch-size", type=click.IntRange(1, 1_000_000), default=None)
+def demo(scale: float, seed: int, batch_size: int | None) -> None:
+    """Embedded PostgreSQL, a synthetic legacy database, schema, migrate all, validate."""
+    # The demo always runs on the embedded server, whatever SOURCE_DB_*/TARGET_DB_* say.
+    settings = Settings(source_db_host=None, target_db_host=None)
+    logs.configure(Path("logs"), settings.log_level)
+    with handled(False):
+        console.print(f"[bold]1/4[/] Starting the embedded PostgreSQL under {settings.mdw_home}/")
+        endpoints = databases.resolve(settings)
+        assert endpoints.server is not None
+        _reset_database(endpoints.server.admin_conninfo(), EMBEDDED_TARGET_DB)
+        console.print(f"[bold]2/4[/] Generating the synthetic legacy database (scale {scale})")
+        report = _generate(endpoints, scale, seed, force=True)
+        console.print(
+            f"      {sum(report.tables.values()):,} rows in {len(report.tables)} tables,"
+            f" {report.seconds:.1f}s"
+        )
+        console.print("[bold]3/4[/] Applying the target schema")
+        with databases.connect(endpoints.target, autocommit=True) as conn:
+            target_schema.apply(conn)
+        console.print("[bold]4/4[/] Migrating phase 'all', then validating")
+        outcome, validations = _migrate(
+            endpoints, settings, CATALOGUE.resolve("all"), "all", False, batch_size, True, False
+        )
+    _report_migration(outcome, validations, False)
+    passed = all(v.passed for v in validations)
+    console.print(
+        "[bold green]Validation passed.[/]" if passed else "[bold red]Validation failed.[/]"
+    )
+    console.print(
+        "Logs: ./logs/   Details of every excluded or rejected row: migration.row_outcomes"
+    )
+    if not passed:
+        sys.exit(EXIT_FAILED)
+
+
+def _reset_database(admin_conninfo: str, dbname: str) -> None:
+    with psycopg.connect(admin_conninfo, autocommit=True) as conn:
+        conn.execute(
+            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(dbname))
+        )
+        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(dbname)))
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    args = normalize_argv(sys.argv[1:] if argv is None else argv)
+    cli.main(args=args, prog_name="mdw-migrate")

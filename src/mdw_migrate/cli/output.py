@@ -1,0 +1,229 @@
+"""What a person or a machine sees: rich progress bars and tables, or the contract's JSON lines.
+
+Everything printed here is ids, counts, codes and timings.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from typing import Any
+
+import psutil
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TaskID,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+from rich.table import Table
+
+from ..engine.migrate import RunOutcome
+from ..engine.runner import BatchStats, EntityResult
+from ..engine.validate import EntityValidation
+
+
+def rss_mb() -> float:
+    return float(psutil.Process().memory_info().rss) / 1_048_576
+
+
+def human_duration(seconds: float) -> str:
+    seconds = max(seconds, 0.0)
+    if seconds < 60:
+        return f"{seconds:.1f}s"
+    minutes, secs = divmod(round(seconds), 60)
+    if minutes < 60:
+        return f"{minutes}m{secs:02d}s"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}h{minutes:02d}m{secs:02d}s"
+
+
+def emit_json(obj: dict[str, Any]) -> None:
+    sys.stdout.write(json.dumps(obj, default=str) + "\n")
+    sys.stdout.flush()
+
+
+class RichReporter:
+    """One progress bar per entity: rows, rate, ETA."""
+
+    def __init__(self, console: Console) -> None:
+        self.console = console
+        self.progress = Progress(
+            TextColumn("[bold]{task.fields[entity]:<16}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("{task.fields[rate]:>10} rows/s"),
+            TimeElapsedColumn(),
+            TimeRemainingColumn(),
+            console=console,
+            transient=False,
+        )
+        self.tasks: dict[str, TaskID] = {}
+        self.started: dict[str, float] = {}
+
+    def __enter__(self) -> RichReporter:
+        self.progress.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.progress.stop()
+
+    def entity_started(self, entity: str, total_rows: int, batch_size: int) -> None:
+        self.started[entity] = time.perf_counter()
+        self.tasks[entity] = self.progress.add_task(
+            entity, total=max(total_rows, 1), entity=entity, rate="-"
+        )
+
+    def batch_done(self, stats: BatchStats) -> None:
+        task = self.tasks[stats.entity]
+        elapsed = time.perf_counter() - self.started[stats.entity]
+        done = self.progress.tasks[task].completed + stats.rows
+        rate = f"{done / elapsed:,.0f}" if elapsed > 0 else "-"
+        self.progress.update(task, advance=stats.rows, rate=rate)
+
+    def entity_done(self, result: EntityResult) -> None:
+        task = self.tasks[result.entity]
+        self.progress.update(
+            task,
+            completed=max(result.source_rows, 1),
+            rate=f"{result.rows_per_second:,.0f}",
+        )
+
+
+class JsonReporter:
+    """The contract's progress object, one JSON line per batch."""
+
+    def __init__(self) -> None:
+        self.totals: dict[str, tuple[int, int]] = {}
+        self.started: dict[str, float] = {}
+        self.processed: dict[str, int] = {}
+
+    def __enter__(self) -> JsonReporter:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+    def entity_started(self, entity: str, total_rows: int, batch_size: int) -> None:
+        self.totals[entity] = (total_rows, max(1, -(-total_rows // batch_size)))
+        self.started[entity] = time.perf_counter()
+        self.processed[entity] = 0
+
+    def batch_done(self, stats: BatchStats) -> None:
+        total, batches = self.totals[stats.entity]
+        self.processed[stats.entity] += stats.rows
+        done = self.processed[stats.entity]
+        elapsed = time.perf_counter() - self.started[stats.entity]
+        rate = done / elapsed if elapsed > 0 else 0.0
+        remaining = max(total - done, 0)
+        emit_json(
+            {
+                "status": "in_progress",
+                "entity": stats.entity,
+                "progress": {
+                    "currentBatch": stats.batch_no,
+                    "totalBatches": max(batches, stats.batch_no),
+                    "percentComplete": round(100.0 * done / total, 1) if total else 100.0,
+                    "recordsProcessed": done,
+                    "recordsRemaining": remaining,
+                    "estimatedTimeRemaining": human_duration(remaining / rate if rate else 0),
+                },
+                "performance": {
+                    "recordsPerSecond": round(rate),
+                    "averageBatchTime": f"{elapsed / stats.batch_no:.2f}s",
+                    "memoryUsage": f"{rss_mb():.0f}MB",
+                },
+            }
+        )
+
+    def entity_done(self, result: EntityResult) -> None:
+        return None
+
+
+def success_object(
+    result: EntityResult, outcome: RunOutcome, validation: EntityValidation | None
+) -> dict[str, Any]:
+    eligible = result.source_rows - result.excluded
+    rate = 100.0 if eligible <= 0 else round(100.0 * result.migrated / eligible, 2)
+    checks = {c.type: c for c in validation.checks} if validation else {}
+    return {
+        "status": "success" if result.status == "completed" else result.status,
+        "entity": result.entity,
+        "dryRun": outcome.dry_run,
+        "execution": {
+            "startTime": outcome.started_at.isoformat(),
+            "endTime": (outcome.ended_at or outcome.started_at).isoformat(),
+            "duration": human_duration(result.seconds),
+            "durationSeconds": round(result.seconds, 3),
+        },
+        "results": {
+            "totalRecords": result.source_rows,
+            "successful": result.migrated,
+            "excluded": result.excluded,
+            "failed": result.rejected,
+            "successRate": rate,
+            "reasons": result.reasons,
+        },
+        "validation": {
+            "recordCountMatch": result.accounted
+            and (checks["record_count"].status == "passed" if "record_count" in checks else True),
+            "referentialIntegrity": checks["referential_integrity"].status == "passed"
+            if "referential_integrity" in checks
+            else None,
+            "dataQuality": checks["data_quality"].details.get("completeness")
+            if "data_quality" in checks
+            else None,
+        },
+        "mappings": {"legacyIdsPreserved": result.migrated, "uuidsGenerated": result.migrated},
+    }
+
+
+def summary_table(outcome: RunOutcome) -> Table:
+    title = "Migration summary" + (" (dry run: nothing was written)" if outcome.dry_run else "")
+    table = Table(title=title)
+    for header in ("entity", "source", "migrated", "excluded", "rejected", "duration", "rows/s"):
+        table.add_column(header, justify="left" if header == "entity" else "right")
+    for r in outcome.results:
+        table.add_row(
+            r.entity,
+            f"{r.source_rows:,}",
+            f"{r.migrated:,}",
+            f"{r.excluded:,}",
+            f"{r.rejected:,}",
+            human_duration(r.seconds),
+            f"{r.rows_per_second:,.0f}",
+        )
+    return table
+
+
+def reasons_table(outcome: RunOutcome) -> Table | None:
+    rows = [(r.entity, code, n) for r in outcome.results for code, n in r.reasons.items()]
+    if not rows:
+        return None
+    table = Table(title="Excluded and rejected rows by rule (details: migration.row_outcomes)")
+    for header in ("entity", "rule / reason", "rows"):
+        table.add_column(header, justify="right" if header == "rows" else "left")
+    for entity, code, n in rows:
+        table.add_row(entity, code, f"{n:,}")
+    return table
+
+
+def validation_table(results: list[EntityValidation]) -> Table:
+    table = Table(title="Validation")
+    for header in ("entity", "check", "status", "expected", "actual"):
+        table.add_column(header)
+    for v in results:
+        for c in v.checks:
+            expected = c.details.get("expected", "")
+            actual = c.details.get("actual", c.details.get("foreignKeyViolations", ""))
+            if c.type == "data_quality":
+                expected, actual = "", f"{c.details.get('completeness')}% complete"
+            label = c.type + (f" {c.details['column']}" if "column" in c.details else "")
+            style = "green" if c.status == "passed" else "bold red"
+            table.add_row(v.entity, label, f"[{style}]{c.status}[/]", str(expected), str(actual))
+    return table

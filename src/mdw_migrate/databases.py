@@ -1,0 +1,72 @@
+"""Opens the two sides: configured servers, or the embedded one for a side left unconfigured."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import psycopg
+
+from . import embedded
+from .config import Endpoint, Settings, endpoint, needs_embedded
+from .errors import connection_failed
+
+Conn = psycopg.Connection[tuple[Any, ...]]
+
+
+@dataclass(frozen=True)
+class Endpoints:
+    source: Endpoint
+    target: Endpoint
+    server: embedded.EmbeddedServer | None
+
+
+def resolve(settings: Settings) -> Endpoints:
+    server = embedded.start(settings.mdw_home) if needs_embedded(settings) else None
+    socket = server.socket_dir if server else None
+    port = server.port if server else 0
+    return Endpoints(
+        source=endpoint(settings, "source", socket, port),
+        target=endpoint(settings, "target", socket, port),
+        server=server,
+    )
+
+
+def connect(ep: Endpoint, **kwargs: Any) -> Conn:
+    try:
+        return psycopg.connect(psycopg.conninfo.make_conninfo(**ep.conninfo_kwargs()), **kwargs)
+    except psycopg.OperationalError as exc:
+        # libpq's message names host and user at most; it never echoes the password.
+        reason = str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__
+        raise connection_failed(ep.side, str(ep.identity()["host"]), ep.dbname, reason) from exc
+
+
+@contextmanager
+def source_session(ep: Endpoint) -> Iterator[Conn]:
+    """A read-only session holding one REPEATABLE READ snapshot for the whole run."""
+    conn = connect(ep, options="-c default_transaction_read_only=on")
+    try:
+        conn.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
+        conn.read_only = True
+        yield conn
+    finally:
+        conn.rollback()
+        conn.close()
+
+
+@contextmanager
+def target_session(ep: Endpoint, statement_timeout_ms: int) -> Iterator[Conn]:
+    conn = connect(ep, autocommit=True)
+    try:
+        # Batches commit asynchronously (a crash of the target server may lose the last few,
+        # together with their checkpoints, so a resume redoes them); the run's final commit
+        # is synchronous and flushes all of them.
+        conn.execute("SET synchronous_commit = off")
+        conn.execute(
+            "SELECT set_config('statement_timeout', %s, false)", [str(statement_timeout_ms)]
+        )
+        yield conn
+    finally:
+        conn.close()

@@ -1,0 +1,154 @@
+"""The `migration` control schema in the target: runs, entity progress, the id secret."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import os
+import uuid
+from typing import Any
+
+import psycopg
+from psycopg.types.json import Jsonb
+
+from ..errors import MigrationError
+
+Conn = psycopg.Connection[tuple[Any, ...]]
+
+
+def fingerprint(secret: bytes) -> str:
+    return hashlib.sha256(b"mdw-migrate id secret fingerprint:" + secret).hexdigest()[:16]
+
+
+def id_secret(conn: Conn, from_env: str | None) -> bytes:
+    """The key of the legacy-id -> UUID derivation for this deployment.
+
+    With MDW_ID_SECRET set, it is the key and only its fingerprint is stored; otherwise a
+    random key is created once and kept in `migration.deployment`. Either way the key never
+    changes for a target, so the same legacy row always gets the same UUID, even after a
+    rollback; a different MDW_ID_SECRET than the one first used is refused.
+    """
+    env_secret = from_env.encode() if from_env else None
+    row = conn.execute(
+        "SELECT id_secret, id_secret_fingerprint FROM migration.deployment"
+    ).fetchone()
+    if row is None:
+        secret = env_secret or os.urandom(32)
+        conn.execute(
+            "INSERT INTO migration.deployment (id_secret, id_secret_fingerprint) VALUES (%s, %s)"
+            " ON CONFLICT DO NOTHING",
+            [None if env_secret else secret, fingerprint(secret)],
+        )
+        return id_secret(conn, from_env)
+    stored, stored_fingerprint = row
+    if env_secret is not None:
+        if not hmac.compare_digest(fingerprint(env_secret), stored_fingerprint):
+            raise MigrationError(
+                code="ID_SECRET_MISMATCH",
+                message="MDW_ID_SECRET is not the secret this target was first migrated with",
+                suggestion=(
+                    "Set MDW_ID_SECRET to the original secret (UUIDs of migrated rows depend"
+                    " on it), or unset it to use the one stored in migration.deployment"
+                ),
+            )
+        return env_secret
+    if stored is None:
+        raise MigrationError(
+            code="ID_SECRET_MISSING",
+            message="This target was migrated with MDW_ID_SECRET, which is not set now",
+            suggestion="Set MDW_ID_SECRET to the secret used for the first migration",
+        )
+    return bytes(stored)
+
+
+def start_run(
+    conn: Conn,
+    command: str,
+    arguments: dict[str, Any],
+    version: str,
+    source_identity: dict[str, Any],
+    target_identity: dict[str, Any],
+) -> uuid.UUID:
+    run_id = uuid.uuid4()
+    conn.execute(
+        "INSERT INTO migration.runs (id, command, arguments, tool_version, source_identity,"
+        " target_identity) VALUES (%s, %s, %s, %s, %s, %s)",
+        [
+            run_id,
+            command,
+            Jsonb(arguments),
+            version,
+            Jsonb(source_identity),
+            Jsonb(target_identity),
+        ],
+    )
+    return run_id
+
+
+def end_run(conn: Conn, run_id: uuid.UUID, status: str, counts: dict[str, Any]) -> None:
+    conn.execute(
+        "UPDATE migration.runs SET ended_at = now(), status = %s, counts = %s WHERE id = %s",
+        [status, Jsonb(counts), run_id],
+    )
+
+
+def entity_states(conn: Conn) -> dict[str, str]:
+    exists = conn.execute("SELECT to_regclass('migration.entity_progress')").fetchone()
+    if not exists or exists[0] is None:
+        return {}
+    rows = conn.execute("SELECT entity, status FROM migration.entity_progress").fetchall()
+    return {entity: status for entity, status in rows}
+
+
+def begin_entity(conn: Conn, entity: str, run_id: uuid.UUID, source_rows: int) -> None:
+    conn.execute(
+        "INSERT INTO migration.entity_progress (entity, status, last_legacy_id, batches,"
+        " source_rows, run_id, started_at, updated_at, completed_at)"
+        " VALUES (%(entity)s, 'running', NULL, 0, %(rows)s, %(run)s, now(), now(), NULL)"
+        " ON CONFLICT (entity) DO UPDATE SET status = 'running', last_legacy_id = NULL,"
+        " batches = 0, source_rows = EXCLUDED.source_rows, run_id = EXCLUDED.run_id,"
+        " started_at = now(), updated_at = now(), completed_at = NULL",
+        {"entity": entity, "rows": source_rows, "run": run_id},
+    )
+
+
+CHECKPOINT = (
+    "UPDATE migration.entity_progress SET last_legacy_id = %(hi)s, batches = batches + 1,"
+    " updated_at = now() WHERE entity = %(entity)s"
+)
+
+
+def finish_entity(
+    conn: Conn, entity: str, last_key: int | None, *, completed: bool
+) -> dict[str, int]:
+    """Records the entity's state with counts taken from the tables themselves.
+
+    An interrupted entity stays `running` with its checkpoint, so it can be resumed.
+    """
+    params: dict[str, Any] = {"entity": entity, "last": last_key}
+    if completed:
+        # Rows beyond the source's last key no longer exist there: their old outcomes go.
+        for table in ("row_outcomes", "quality_issues"):
+            conn.execute(
+                f"DELETE FROM migration.{table} WHERE entity = %(entity)s"
+                " AND legacy_id > coalesce(%(last)s, -9223372036854775808)",
+                params,
+            )
+    row = conn.execute(
+        "SELECT (SELECT count(*) FROM migration.id_map WHERE entity = %(entity)s),"
+        " (SELECT count(*) FROM migration.row_outcomes"
+        "   WHERE entity = %(entity)s AND outcome = 'excluded'),"
+        " (SELECT count(*) FROM migration.row_outcomes"
+        "   WHERE entity = %(entity)s AND outcome = 'rejected')",
+        params,
+    ).fetchone()
+    assert row is not None
+    counts = {"migrated": int(row[0]), "excluded": int(row[1]), "rejected": int(row[2])}
+    conn.execute(
+        "UPDATE migration.entity_progress SET status = %(status)s, migrated = %(migrated)s,"
+        " excluded = %(excluded)s, rejected = %(rejected)s, updated_at = now(),"
+        " completed_at = CASE WHEN %(status)s = 'completed' THEN now() END"
+        " WHERE entity = %(entity)s",
+        {**params, **counts, "status": "completed" if completed else "running"},
+    )
+    return counts

@@ -1,0 +1,98 @@
+"""Orders entities by their dependencies and resolves what a command names."""
+
+from __future__ import annotations
+
+import graphlib
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+
+from ..errors import EXIT_USAGE, MigrationError, dependency_not_met
+from .spec import EntitySpec
+
+
+@dataclass(frozen=True)
+class Catalogue:
+    """Entities (in catalogue order), named phases, and aliases for groups of entities."""
+
+    entities: Mapping[str, EntitySpec]
+    phases: Mapping[str, Sequence[str]]
+    aliases: Mapping[str, Sequence[str]] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        for spec in self.entities.values():
+            unknown = [d for d in spec.deps if d not in self.entities]
+            if unknown:
+                raise ValueError(f"entity {spec.name} depends on unknown {unknown}")
+        self.order(self.entities)  # fails on a cycle
+
+    def order(self, names: Iterable[str]) -> list[str]:
+        """Dependency order of `names`; ties keep the catalogue's order, so plans are stable."""
+        wanted = set(names)
+        position = {name: i for i, name in enumerate(self.entities)}
+        sorter: graphlib.TopologicalSorter[str] = graphlib.TopologicalSorter()
+        for name in wanted:
+            sorter.add(name, *[d for d in self.entities[name].deps if d in wanted])
+        sorter.prepare()
+        ordered: list[str] = []
+        while sorter.is_active():
+            ready = sorted(sorter.get_ready(), key=position.__getitem__)
+            ordered.extend(ready)
+            sorter.done(*ready)
+        return ordered
+
+    def resolve(self, selection: str) -> list[str]:
+        """A phase, an entity, or an alias -> the entities to run, in dependency order."""
+        key = selection.strip().lower().replace("_", "-")
+        if key in self.phases:
+            return self.order(self.phases[key])
+        if key in self.aliases:
+            return self.order(self.aliases[key])
+        for name in self.entities:
+            if name.replace("_", "-") == key:
+                return [name]
+        raise MigrationError(
+            code="UNKNOWN_ENTITY",
+            message=f"{selection!r} is neither a phase nor an entity",
+            details={"phases": list(self.phases), "entities": list(self.entities)},
+            suggestion="Run 'mdw-migrate plan' to see the phases and entities",
+            exit_code=EXIT_USAGE,
+        )
+
+    def check_dependencies(self, names: Sequence[str], states: Mapping[str, str]) -> None:
+        """Every dependency outside the selection must have been migrated to completion."""
+        selected = set(names)
+        for name in names:
+            missing = [
+                dep
+                for dep in self.entities[name].deps
+                if dep not in selected and states.get(dep) != "completed"
+            ]
+            if missing:
+                ordered = [
+                    n for n in self.order(self.closure(missing)) if states.get(n) != "completed"
+                ]
+                raise dependency_not_met(name, ordered, dict(states))
+
+    def closure(self, names: Iterable[str]) -> set[str]:
+        """`names` and everything they depend on."""
+        seen: set[str] = set()
+        stack = list(names)
+        while stack:
+            name = stack.pop()
+            if name not in seen:
+                seen.add(name)
+                stack.extend(self.entities[name].deps)
+        return seen
+
+    def dependents(self, names: Iterable[str]) -> set[str]:
+        """Entities that depend, directly or not, on any of `names`."""
+        wanted = set(names)
+        found: set[str] = set()
+        changed = True
+        while changed:
+            changed = False
+            for spec in self.entities.values():
+                if spec.name not in found and wanted.union(found).intersection(spec.deps):
+                    found.add(spec.name)
+                    changed = True
+        return found - wanted

@@ -1,0 +1,315 @@
+"""Runs one entity: keyset batches from the source, set-based transform and load in the target.
+
+A batch is one target transaction: stage (binary COPY), transform into `work`, then the target
+rows, id-map rows, outcomes, quality issues and the checkpoint, committed together. Python holds
+one COPY chunk at a time, so memory does not grow with the table.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import psycopg
+from psycopg import ClientCursor, errors
+from psycopg.types.json import Jsonb
+from tenacity import (
+    Retrying,
+    retry_if_exception_type,
+    stop_after_attempt,
+    wait_exponential,
+)
+
+from . import control, sqlgen
+from .spec import EntitySpec
+
+log = logging.getLogger("mdw_migrate.runner")
+Conn = psycopg.Connection[tuple[Any, ...]]
+
+# Errors after which the same batch can simply be tried again: the transaction rolled back
+# and the connection is still usable.
+TRANSIENT = (
+    errors.DeadlockDetected,
+    errors.LockNotAvailable,
+    errors.SerializationFailure,
+    errors.QueryCanceled,
+)
+MIN_KEY = -(2**63)
+
+
+@dataclass
+class BatchStats:
+    entity: str
+    batch_no: int
+    rows: int
+    migrated: int
+    excluded: int
+    rejected: int
+    last_key: int
+    seconds: float
+
+
+@dataclass
+class EntityResult:
+    entity: str
+    source_rows: int
+    migrated: int = 0
+    excluded: int = 0
+    rejected: int = 0
+    batches: int = 0
+    seconds: float = 0.0
+    processed: int = 0
+    status: str = "completed"
+    reasons: dict[str, int] = field(default_factory=dict)
+    issues: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def rows_per_second(self) -> float:
+        return self.processed / self.seconds if self.seconds > 0 else 0.0
+
+    @property
+    def accounted(self) -> bool:
+        return self.source_rows == self.migrated + self.excluded + self.rejected
+
+
+class Reporter(Protocol):
+    def entity_started(self, entity: str, total_rows: int, batch_size: int) -> None: ...
+
+    def batch_done(self, stats: BatchStats) -> None: ...
+
+    def entity_done(self, result: EntityResult) -> None: ...
+
+
+@dataclass
+class RunContext:
+    run_id: uuid.UUID
+    secret: bytes
+    batch_size: int
+    max_retry_attempts: int
+    # True when the operator chose the batch size: it then beats an entity's own default.
+    batch_size_forced: bool = False
+    dry_run: bool = False
+    # Set by a signal handler: the run stops after the batch in flight.
+    should_stop: Callable[[], bool] = lambda: False
+
+
+class EntityRunner:
+    def __init__(self, source: Conn, target: Conn, ctx: RunContext, reporter: Reporter) -> None:
+        self.source = source
+        self.target = target
+        self.ctx = ctx
+        self.reporter = reporter
+
+    def run(self, spec: EntitySpec) -> EntityResult:
+        started = time.perf_counter()
+        batch_size = self.ctx.batch_size
+        if spec.batch_size and not self.ctx.batch_size_forced:
+            batch_size = spec.batch_size
+        row = self.source.execute(sqlgen.source_count_query(spec)).fetchone()
+        total = int(row[0]) if row else 0
+        result = EntityResult(entity=spec.name, source_rows=total)
+        self._prepare_temp_tables(spec)
+        with self.target.transaction():
+            control.begin_entity(self.target, spec.name, self.ctx.run_id, total)
+        self.reporter.entity_started(spec.name, total, batch_size)
+        log.info(
+            "entity started",
+            extra={"entity": spec.name, "action": "entity_started", "details": {"rows": total}},
+        )
+
+        last_key: int | None = None
+        while not self.ctx.should_stop():
+            stats = self._batch_with_retries(spec, result.batches + 1, last_key, batch_size)
+            if stats is None:
+                break
+            last_key = stats.last_key
+            result.batches += 1
+            result.processed += stats.rows
+            self.reporter.batch_done(stats)
+            log.info(
+                "batch processed",
+                extra={
+                    "entity": spec.name,
+                    "action": "batch_processed",
+                    "details": {
+                        "batchNumber": stats.batch_no,
+                        "recordsInBatch": stats.rows,
+                        "processingTime": f"{stats.seconds:.3f}s",
+                        "successCount": stats.migrated,
+                        "excludedCount": stats.excluded,
+                        "errorCount": stats.rejected,
+                        "lastLegacyId": stats.last_key,
+                    },
+                },
+            )
+            if stats.rows < batch_size:
+                break
+
+        stopped = self.ctx.should_stop()
+        with self.target.transaction():
+            counts = control.finish_entity(self.target, spec.name, last_key, completed=not stopped)
+        result.migrated = counts["migrated"]
+        result.excluded = counts["excluded"]
+        result.rejected = counts["rejected"]
+        result.reasons = self._reasons(spec.name)
+        result.issues = self._issues(spec.name)
+        result.status = "interrupted" if stopped else "completed"
+        result.seconds = time.perf_counter() - started
+        self.reporter.entity_done(result)
+        log.info(
+            "entity finished",
+            extra={
+                "entity": spec.name,
+                "action": "entity_finished",
+                "details": {
+                    "status": result.status,
+                    "sourceRows": result.source_rows,
+                    "migrated": result.migrated,
+                    "excluded": result.excluded,
+                    "rejected": result.rejected,
+                    "reasons": result.reasons,
+                    "seconds": round(result.seconds, 3),
+                },
+            },
+        )
+        return result
+
+    def _prepare_temp_tables(self, spec: EntitySpec) -> None:
+        columns = self._source_column_types(spec)
+        with self.target.transaction():
+            self.target.execute("DROP TABLE IF EXISTS pg_temp.mdw_stage, pg_temp.mdw_work")
+            self.target.execute(sqlgen.create_stage(columns).encode())
+            # CREATE TABLE AS cannot take server-side parameters: bind on the client once.
+            with ClientCursor(self.target) as cur:
+                cur.execute(sqlgen.create_work(spec), self._params(spec, 0, MIN_KEY))
+
+    def _source_column_types(self, spec: EntitySpec) -> list[tuple[str, str]]:
+        cur = self.source.execute(sqlgen.source_columns_query(spec))
+        description = cur.description or []
+        oids = [col.type_code for col in description]
+        names: dict[int, str] = dict(
+            self.source.execute(
+                "SELECT oid, format_type(oid, NULL) FROM pg_type WHERE oid = ANY(%s)", [oids]
+            ).fetchall()
+        )
+        return [(col.name, str(names[col.type_code])) for col in description]
+
+    def _params(self, spec: EntitySpec, batch_no: int, lo: int) -> dict[str, Any]:
+        return {
+            "secret": self.ctx.secret,
+            "entity": spec.name,
+            "run_id": self.ctx.run_id,
+            "batch_no": batch_no,
+            "lo": lo,
+            "hi": lo,
+        }
+
+    def _batch_with_retries(
+        self, spec: EntitySpec, batch_no: int, last_key: int | None, batch_size: int
+    ) -> BatchStats | None:
+        retrying = Retrying(
+            retry=retry_if_exception_type(TRANSIENT),
+            stop=stop_after_attempt(self.ctx.max_retry_attempts + 1),
+            wait=wait_exponential(multiplier=0.2, max=10),
+            reraise=True,
+            before_sleep=lambda state: log.warning(
+                "batch retried",
+                extra={
+                    "entity": spec.name,
+                    "action": "batch_retry",
+                    "details": {
+                        "batchNumber": batch_no,
+                        "attempt": state.attempt_number,
+                        "error": type(state.outcome.exception()).__name__
+                        if state.outcome
+                        else None,
+                    },
+                },
+            ),
+        )
+        return retrying(self._batch, spec, batch_no, last_key, batch_size)
+
+    def _batch(
+        self, spec: EntitySpec, batch_no: int, last_key: int | None, batch_size: int
+    ) -> BatchStats | None:
+        started = time.perf_counter()
+        target = self.target
+        with target.transaction():
+            target.execute("TRUNCATE pg_temp.mdw_stage, pg_temp.mdw_work")
+            rows = self._stage(spec, last_key, batch_size)
+            if rows == 0:
+                return None
+            params = self._params(spec, batch_no, MIN_KEY if last_key is None else last_key)
+            target.execute(sqlgen.fill_work(spec).encode(), params)
+            self._apply_fallbacks(spec)
+            counts = target.execute(sqlgen.BATCH_COUNTS).fetchone()
+            assert counts is not None
+            migrated, excluded, rejected, hi = (int(v) for v in counts)
+            params["hi"] = hi
+            target.execute(sqlgen.CLEAR_OUTCOMES, params)
+            target.execute(sqlgen.CLEAR_ISSUES, params)
+            target.execute(sqlgen.upsert_target(spec).encode(), params)
+            target.execute(sqlgen.INSERT_ID_MAP, params)
+            if excluded or rejected:
+                target.execute(sqlgen.INSERT_OUTCOMES, params)
+            issues = sqlgen.insert_issues(spec)
+            if issues:
+                target.execute(issues.encode(), params)
+            target.execute(control.CHECKPOINT, params)
+        return BatchStats(
+            entity=spec.name,
+            batch_no=batch_no,
+            rows=rows,
+            migrated=migrated,
+            excluded=excluded,
+            rejected=rejected,
+            last_key=hi,
+            seconds=time.perf_counter() - started,
+        )
+
+    def _stage(self, spec: EntitySpec, last_key: int | None, batch_size: int) -> int:
+        """Pipes one keyset batch from the source into the staging table, chunk by chunk."""
+        query = sqlgen.source_batch_query(spec, last_key, batch_size)
+        with self.source.cursor() as src_cur, self.target.cursor() as dst_cur:
+            with (
+                src_cur.copy(query.encode()) as out,
+                dst_cur.copy(f"COPY {sqlgen.STAGE} FROM STDIN (FORMAT BINARY)".encode()) as into,
+            ):
+                for chunk in out:
+                    into.write(chunk)
+            # Read before the cursor closes: a closed cursor forgets its row count.
+            return max(dst_cur.rowcount, 0)
+
+    def _apply_fallbacks(self, spec: EntitySpec) -> None:
+        for col in spec.columns:
+            if col.fallback is None:
+                continue
+            rows = self.target.execute(sqlgen.fallback_rows(spec, col).encode()).fetchall()
+            updates = []
+            for legacy_id, raw in rows:
+                value = col.fallback(raw)
+                if value is not None:
+                    updates.append({"legacy_id": legacy_id, "value": Jsonb(value)})
+            if updates:
+                with self.target.cursor() as cur:
+                    cur.executemany(sqlgen.fallback_update(spec, col).encode(), updates)
+
+    def _reasons(self, entity: str) -> dict[str, int]:
+        rows = self.target.execute(
+            "SELECT reason_code, count(*) FROM migration.row_outcomes WHERE entity = %s"
+            " GROUP BY 1 ORDER BY 1",
+            [entity],
+        ).fetchall()
+        return {code: int(n) for code, n in rows}
+
+    def _issues(self, entity: str) -> dict[str, int]:
+        rows = self.target.execute(
+            "SELECT kind || ':' || column_name, count(*) FROM migration.quality_issues"
+            " WHERE entity = %s GROUP BY 1 ORDER BY 1",
+            [entity],
+        ).fetchall()
+        return {kind: int(n) for kind, n in rows}

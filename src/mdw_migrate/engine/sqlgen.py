@@ -1,0 +1,259 @@
+"""Turns an `EntitySpec` into the SQL of one batch. Pure text: no connection here.
+
+The batch flows through two temporary tables in the target:
+
+    stg   the source rows as read (binary COPY from the source's keyset query)
+    work  one row per source row: outcome, UUID, every target value, issue flags, raw values
+
+and from `work` into the target table, the id map, the outcomes and the quality issues, each
+with one set-based statement. Statements take named parameters: secret, entity, run_id,
+batch_no, lo, hi.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .spec import Col, EntitySpec
+
+STAGE = "pg_temp.mdw_stage"
+WORK = "pg_temp.mdw_work"
+
+
+def q(identifier: str) -> str:
+    return '"' + identifier.replace('"', '""') + '"'
+
+
+def _frag(text: str) -> str:
+    """A spec's SQL fragment, made safe for psycopg's %-placeholders."""
+    return text.replace("%", "%%")
+
+
+@dataclass(frozen=True)
+class IssueFlag:
+    kind: str
+    column: str
+    condition: str
+    raw: str | None  # the staged column kept in legacy_raw when the flag is set
+
+    @property
+    def flag(self) -> str:
+        return f"_q_{self.kind}_{self.column}"
+
+
+def issue_flags(spec: EntitySpec) -> list[IssueFlag]:
+    flags: list[IssueFlag] = []
+    for col in spec.columns:
+        condition = col.issue_condition()
+        if condition is not None and col.issue is not None:
+            flags.append(IssueFlag(col.issue, col.name, condition, col.raw))
+        if col.fallback is not None and col.fallback_issue is not None:
+            flags.append(IssueFlag(col.fallback_issue, col.name, "false", None))
+    for issue in spec.issues:
+        flags.append(IssueFlag(issue.kind, issue.column, issue.when, None))
+    for ref in spec.refs:
+        if not ref.required:
+            column = ref.column or ref.name
+            condition = f"(s.{q(ref.source)} IS NOT NULL AND {ref.alias} IS NULL)"
+            flags.append(IssueFlag("missing_parent", column, condition, None))
+    return flags
+
+
+def fallback_flag(spec: EntitySpec, col: Col) -> tuple[IssueFlag, IssueFlag | None]:
+    flags = {(f.kind, f.column): f for f in issue_flags(spec)}
+    failed = flags[(col.issue or "", col.name)]
+    recovered = flags.get((col.fallback_issue or "", col.name))
+    return failed, recovered
+
+
+def source_batch_query(spec: EntitySpec, last_key: int | None, limit: int) -> str:
+    """The keyset query of one batch, as a COPY ... TO STDOUT (binary) of the source."""
+    key = q(spec.source.key)
+    where = "" if last_key is None else f" WHERE src.{key} > {int(last_key)}"
+    return (
+        f"COPY (SELECT * FROM ({spec.source.query}) AS src{where}"
+        f" ORDER BY src.{key} LIMIT {int(limit)}) TO STDOUT (FORMAT BINARY)"
+    )
+
+
+def source_count_query(spec: EntitySpec) -> str:
+    return f"SELECT count(*), max(src.{q(spec.source.key)}) FROM ({spec.source.query}) AS src"
+
+
+def source_columns_query(spec: EntitySpec) -> str:
+    return f"SELECT * FROM ({spec.source.query}) AS src LIMIT 0"
+
+
+def create_stage(columns: list[tuple[str, str]]) -> str:
+    cols = ", ".join(f"{q(name)} {sqltype}" for name, sqltype in columns)
+    return f"CREATE TEMP TABLE IF NOT EXISTS mdw_stage ({cols})"
+
+
+def _outcome_cases(spec: EntitySpec) -> tuple[str, str, str]:
+    """(outcome, reason, detail) CASE expressions: orphans first, then the spec's rules."""
+    outcome, reason, detail = [], [], []
+    for ref in spec.refs:
+        if not ref.required:
+            continue
+        missing = f"(s.{q(ref.source)} IS NULL OR {ref.alias} IS NULL)"
+        outcome.append(f"WHEN {missing} THEN 'rejected'")
+        reason.append(f"WHEN {missing} THEN '{ref.reject_reason}'")
+        # Ids only: the detail is read by operators and must carry no personal data.
+        detail.append(
+            f"WHEN {missing} THEN '{ref.source}=' || coalesce(s.{q(ref.source)}::text, 'NULL')"
+            f" || ' has no migrated {ref.entity} row'"
+        )
+    for rule in spec.rules:
+        cond = _frag(rule.when)
+        outcome.append(f"WHEN {cond} THEN '{rule.outcome}'")
+        reason.append(f"WHEN {cond} THEN '{rule.code}'")
+        detail.append(f"WHEN {cond} THEN NULL")
+    if not outcome:
+        return "NULL::text", "NULL::text", "NULL::text"
+    return tuple(  # type: ignore[return-value]
+        "(CASE " + " ".join(parts) + " END)" for parts in (outcome, reason, detail)
+    )
+
+
+def work_select(spec: EntitySpec) -> str:
+    """SELECT over the staged rows producing the `work` rows."""
+    key = q(spec.source.key)
+    joins = []
+    ref_cols = []
+    for ref in spec.refs:
+        m = f"m_{ref.name}"
+        joins.append(
+            f"LEFT JOIN migration.id_map {m} ON {m}.entity = '{ref.entity}'"
+            f" AND {m}.legacy_id = st.{q(ref.source)}"
+        )
+        ref_cols.append(f"{m}.id AS {ref.alias}")
+    inner = " ".join([f"SELECT st.*{''.join(', ' + c for c in ref_cols)} FROM {STAGE} st", *joins])
+    outcome, reason, detail = _outcome_cases(spec)
+    items = [
+        f"s.{key}::bigint AS _legacy_id",
+        f"migration.legacy_uuid(%(secret)s, %(entity)s, s.{key}) AS _uuid",
+        f"{outcome} AS _outcome",
+        f"{reason} AS _reason",
+        f"{detail} AS _detail",
+    ]
+    items += [f"({_frag(col.expr)}) AS {q(col.name)}" for col in spec.columns]
+    for ref in spec.refs:
+        if ref.column:
+            items.append(f"{ref.alias} AS {q(ref.column)}")
+        if ref.legacy_column:
+            items.append(f"s.{q(ref.source)}::bigint AS {q(ref.legacy_column)}")
+    flags = issue_flags(spec)
+    items += [f"coalesce({_frag(f.condition)}, false) AS {q(f.flag)}" for f in flags]
+    raws = sorted({f.raw for f in flags if f.raw})
+    items += [f"s.{q(raw)} AS {q('_raw_' + raw)}" for raw in raws]
+    return f"SELECT {', '.join(items)} FROM ({inner}) AS s"
+
+
+def create_work(spec: EntitySpec) -> str:
+    # Types come from the expressions themselves; built once per entity run, filled per batch.
+    return f"CREATE TEMP TABLE IF NOT EXISTS mdw_work AS {work_select(spec)} WITH NO DATA"
+
+
+def fill_work(spec: EntitySpec) -> str:
+    return f"INSERT INTO {WORK} {work_select(spec)}"
+
+
+def _metadata_expr(spec: EntitySpec) -> str:
+    raw_flags = [f for f in issue_flags(spec) if f.raw]
+    parts = []
+    if spec.metadata:
+        parts.append(f"coalesce({_frag(spec.metadata)}, '{{}}'::jsonb)")
+    if raw_flags:
+        any_flag = " OR ".join(q(f.flag) for f in raw_flags)
+        pairs = ", ".join(
+            f"'{f.raw}', CASE WHEN {q(f.flag)} THEN to_jsonb({q('_raw_' + (f.raw or ''))}) END"
+            for f in raw_flags
+        )
+        parts.append(
+            f"CASE WHEN {any_flag} THEN jsonb_build_object('legacy_raw',"
+            f" jsonb_strip_nulls(jsonb_build_object({pairs}))) ELSE '{{}}'::jsonb END"
+        )
+    return " || ".join(parts) if parts else "'{}'::jsonb"
+
+
+def upsert_target(spec: EntitySpec) -> str:
+    """Insert new rows; update changed ones in place (same UUID); leave identical ones alone."""
+    columns = spec.target_columns()
+    target_cols = ", ".join(q(c) for c in ["id", spec.legacy_column, *columns, "metadata"])
+    values = ", ".join(["_uuid", "_legacy_id", *[q(c) for c in columns], _metadata_expr(spec)])
+    compared = [*columns, "metadata"]
+    sets = [f"{q(c)} = EXCLUDED.{q(c)}" for c in compared]
+    if "updated_at" not in columns:
+        sets.append("updated_at = now()")
+    old = ", ".join(f"t.{q(c)}" for c in compared)
+    new = ", ".join(f"EXCLUDED.{q(c)}" for c in compared)
+    return (
+        f"INSERT INTO public.{q(spec.target)} AS t ({target_cols})"
+        f" SELECT {values} FROM {WORK} WHERE _outcome IS NULL"
+        f" ON CONFLICT ({q(spec.legacy_column)}) DO UPDATE SET {', '.join(sets)}"
+        f" WHERE ({old}) IS DISTINCT FROM ({new})"
+    )
+
+
+INSERT_ID_MAP = (
+    "INSERT INTO migration.id_map (entity, legacy_id, id, run_id, batch_no)"
+    f" SELECT %(entity)s, _legacy_id, _uuid, %(run_id)s, %(batch_no)s FROM {WORK}"
+    " WHERE _outcome IS NULL ON CONFLICT (entity, legacy_id) DO NOTHING"
+)
+
+# Outcomes and issues of the batch's key range are replaced, so a re-run reflects the source
+# as it is now (a row rejected before may migrate now that its parent exists).
+CLEAR_OUTCOMES = (
+    "DELETE FROM migration.row_outcomes WHERE entity = %(entity)s"
+    " AND legacy_id > %(lo)s AND legacy_id <= %(hi)s"
+)
+CLEAR_ISSUES = (
+    "DELETE FROM migration.quality_issues WHERE entity = %(entity)s"
+    " AND legacy_id > %(lo)s AND legacy_id <= %(hi)s"
+)
+INSERT_OUTCOMES = (
+    "INSERT INTO migration.row_outcomes"
+    " (entity, legacy_id, outcome, reason_code, detail, run_id, batch_no)"
+    f" SELECT %(entity)s, _legacy_id, _outcome, _reason, _detail, %(run_id)s, %(batch_no)s"
+    f" FROM {WORK} WHERE _outcome IS NOT NULL"
+    " ON CONFLICT (entity, legacy_id) DO UPDATE SET outcome = EXCLUDED.outcome,"
+    " reason_code = EXCLUDED.reason_code, detail = EXCLUDED.detail,"
+    " run_id = EXCLUDED.run_id, batch_no = EXCLUDED.batch_no"
+)
+
+
+def insert_issues(spec: EntitySpec) -> str | None:
+    flags = issue_flags(spec)
+    if not flags:
+        return None
+    values = ", ".join(f"('{f.kind}', '{f.column}', w.{q(f.flag)})" for f in flags)
+    return (
+        "INSERT INTO migration.quality_issues (entity, legacy_id, kind, column_name, run_id)"
+        f" SELECT %(entity)s, w._legacy_id, i.kind, i.col, %(run_id)s FROM {WORK} w"
+        f" CROSS JOIN LATERAL (VALUES {values}) AS i (kind, col, flagged)"
+        " WHERE w._outcome IS NULL AND i.flagged ON CONFLICT DO NOTHING"
+    )
+
+
+BATCH_COUNTS = (
+    "SELECT count(*) FILTER (WHERE _outcome IS NULL),"
+    " count(*) FILTER (WHERE _outcome = 'excluded'),"
+    " count(*) FILTER (WHERE _outcome = 'rejected'),"
+    f" max(_legacy_id) FROM {WORK}"
+)
+
+
+def fallback_rows(spec: EntitySpec, col: Col) -> str:
+    failed, _ = fallback_flag(spec, col)
+    return (
+        f"SELECT _legacy_id, {q('_raw_' + (col.raw or ''))}::text FROM {WORK}"
+        f" WHERE _outcome IS NULL AND {q(failed.flag)}"
+    )
+
+
+def fallback_update(spec: EntitySpec, col: Col) -> str:
+    failed, recovered = fallback_flag(spec, col)
+    sets = [f"{q(col.name)} = %(value)s", f"{q(failed.flag)} = false"]
+    if recovered:
+        sets.append(f"{q(recovered.flag)} = true")
+    return f"UPDATE {WORK} SET {', '.join(sets)} WHERE _legacy_id = %(legacy_id)s"

@@ -1,0 +1,188 @@
+"""Validation of migrated entities: accounting, record count, references, data quality, money.
+
+Generic over entity specs; the contract's validation JSON is built from the checks.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+import psycopg
+
+from . import sqlgen
+from .planner import Catalogue
+from .spec import EntitySpec
+
+Conn = psycopg.Connection[tuple[Any, ...]]
+DEFAULT_TOLERANCE = 0.1  # percent, the contract's
+
+
+@dataclass
+class Check:
+    type: str
+    status: str
+    details: dict[str, Any] = field(default_factory=dict)
+
+    def to_contract(self) -> dict[str, Any]:
+        return {"type": self.type, "status": self.status, **self.details}
+
+
+@dataclass
+class EntityValidation:
+    entity: str
+    checks: list[Check]
+    issues: list[dict[str, Any]]
+    recommendations: list[str]
+
+    @property
+    def passed(self) -> bool:
+        return all(c.status == "passed" for c in self.checks)
+
+    def to_contract(self) -> dict[str, Any]:
+        return {
+            "entity": self.entity,
+            "timestamp": datetime.now(UTC).isoformat(),
+            "validation": {
+                "overallStatus": "passed" if self.passed else "failed",
+                "checks": [c.to_contract() for c in self.checks],
+            },
+            "issues": self.issues,
+            "recommendations": self.recommendations,
+        }
+
+
+def _status(ok: bool) -> str:
+    return "passed" if ok else "failed"
+
+
+def validate_entity(
+    catalogue: Catalogue, spec: EntitySpec, source: Conn, target: Conn
+) -> EntityValidation:
+    name = spec.name
+    row = source.execute(sqlgen.source_count_query(spec)).fetchone()
+    source_rows = int(row[0]) if row else 0
+    counts: dict[str, int] = dict(
+        target.execute(
+            "SELECT 'migrated', count(*) FROM migration.id_map WHERE entity = %(e)s"
+            " UNION ALL SELECT outcome, count(*) FROM migration.row_outcomes"
+            " WHERE entity = %(e)s GROUP BY outcome",
+            {"e": name},
+        ).fetchall()
+    )
+    migrated = int(counts.get("migrated", 0))
+    excluded = int(counts.get("excluded", 0))
+    rejected = int(counts.get("rejected", 0))
+    checks = [
+        Check(
+            "accounting",
+            _status(source_rows == migrated + excluded + rejected),
+            {
+                "expected": source_rows,
+                "actual": migrated + excluded + rejected,
+                "migrated": migrated,
+                "excluded": excluded,
+                "rejected": rejected,
+            },
+        )
+    ]
+
+    legacy = sqlgen.q(spec.legacy_column)
+    table = f"public.{sqlgen.q(spec.target)}"
+    row = target.execute(
+        f"SELECT count(*) FROM {table} t WHERE t.{legacy} IS NOT NULL"
+        f" AND EXISTS (SELECT 1 FROM migration.id_map m WHERE m.entity = %s"
+        f" AND m.legacy_id = t.{legacy} AND m.id = t.id)",
+        [name],
+    ).fetchone()
+    target_rows = int(row[0]) if row else 0
+    tolerance = 0.0 if spec.money else DEFAULT_TOLERANCE
+    allowed = migrated * tolerance / 100
+    checks.append(
+        Check(
+            "record_count",
+            _status(abs(target_rows - migrated) <= allowed),
+            {"expected": migrated, "actual": target_rows, "tolerance": tolerance},
+        )
+    )
+
+    violations = 0
+    explained: dict[str, int] = {}
+    for ref in spec.refs:
+        if not ref.column:
+            continue
+        parent = catalogue.entities[ref.entity]
+        col = sqlgen.q(ref.column)
+        row = target.execute(
+            f"SELECT count(*) FROM {table} t WHERE t.{col} IS NOT NULL AND NOT EXISTS"
+            f" (SELECT 1 FROM public.{sqlgen.q(parent.target)} p WHERE p.id = t.{col})"
+        ).fetchone()
+        violations += int(row[0]) if row else 0
+        if ref.legacy_column:
+            row = target.execute(
+                f"SELECT count(*) FROM {table} t WHERE t.{col} IS NULL"
+                f" AND t.{sqlgen.q(ref.legacy_column)} IS NOT NULL"
+            ).fetchone()
+            explained[ref.column] = int(row[0]) if row else 0
+    checks.append(
+        Check(
+            "referential_integrity",
+            _status(violations == 0),
+            {"foreignKeyViolations": violations, "optionalReferencesMissing": explained},
+        )
+    )
+
+    issue_rows = target.execute(
+        "SELECT kind, column_name, count(*) FROM migration.quality_issues WHERE entity = %s"
+        " GROUP BY 1, 2 ORDER BY 1, 2",
+        [name],
+    ).fetchall()
+    rows_with_issues = target.execute(
+        "SELECT count(DISTINCT legacy_id) FROM migration.quality_issues WHERE entity = %s", [name]
+    ).fetchone()
+    affected = int(rows_with_issues[0]) if rows_with_issues else 0
+    quality = 100.0 if migrated == 0 else round(100.0 * (migrated - affected) / migrated, 2)
+    checks.append(
+        Check(
+            "data_quality",
+            "passed",
+            {"completeness": quality, "rowsWithIssues": affected},
+        )
+    )
+    issues = [{"kind": k, "column": c, "count": int(n)} for k, c, n in issue_rows]
+
+    if spec.money:
+        not_migrated = [
+            r[0]
+            for r in target.execute(
+                "SELECT legacy_id FROM migration.row_outcomes WHERE entity = %s", [name]
+            )
+        ]
+        for source_col, target_col in spec.money:
+            src = source.execute(
+                f"SELECT coalesce(sum(src.{sqlgen.q(source_col)}), 0) FROM ({spec.source.query})"
+                f" AS src WHERE NOT (src.{sqlgen.q(spec.source.key)} = ANY(%s))",
+                [not_migrated],
+            ).fetchone()
+            dst = target.execute(
+                f"SELECT coalesce(sum({sqlgen.q(target_col)}), 0) FROM {table}"
+            ).fetchone()
+            expected = Decimal(src[0]) if src else Decimal(0)
+            actual = Decimal(dst[0]) if dst else Decimal(0)
+            checks.append(
+                Check(
+                    "money",
+                    _status(expected == actual),
+                    {"column": target_col, "expected": str(expected), "actual": str(actual)},
+                )
+            )
+
+    recommendations = []
+    if rejected:
+        recommendations.append(
+            f"{rejected} {name} row(s) were rejected: see migration.row_outcomes"
+            f" (entity = '{name}') for the reason codes"
+        )
+    return EntityValidation(name, checks, issues, recommendations)

@@ -1,0 +1,73 @@
+"""Test helpers: run the engine in-process against real databases, read rows as dicts."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import psycopg
+from psycopg.rows import dict_row
+
+from mdw_migrate.catalogue import CATALOGUE
+from mdw_migrate.engine.migrate import RunOptions, RunOutcome, migrate
+from mdw_migrate.engine.runner import BatchStats, EntityResult
+
+
+class QuietReporter:
+    def __init__(self) -> None:
+        self.batches: list[BatchStats] = []
+        self.results: list[EntityResult] = []
+
+    def entity_started(self, entity: str, total_rows: int, batch_size: int) -> None:
+        return None
+
+    def batch_done(self, stats: BatchStats) -> None:
+        self.batches.append(stats)
+
+    def entity_done(self, result: EntityResult) -> None:
+        self.results.append(result)
+
+
+def run(
+    source_conninfo: str,
+    target_conninfo: str,
+    selection: str,
+    *,
+    batch_size: int = 50,
+    dry_run: bool = False,
+) -> RunOutcome:
+    names = CATALOGUE.resolve(selection)
+    options = RunOptions(
+        batch_size=batch_size,
+        batch_size_forced=True,
+        max_retry_attempts=2,
+        dry_run=dry_run,
+        id_secret_env=None,
+        command=f"migrate {selection}",
+        arguments={"selection": selection},
+        source_identity={"database": "test-source"},
+        target_identity={"database": "test-target"},
+    )
+    with (
+        psycopg.connect(source_conninfo) as source,
+        psycopg.connect(target_conninfo, autocommit=True) as target,
+    ):
+        source.read_only = True
+        source.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
+        return migrate(CATALOGUE, names, source, target, options, QuietReporter())
+
+
+def rows(conninfo: str, query: str, *params: object) -> list[dict[str, Any]]:
+    with psycopg.connect(conninfo) as conn, conn.cursor(row_factory=dict_row) as cur:
+        cur.execute(query, list(params) if params else None)
+        return cur.fetchall()
+
+
+def by_key(items: list[dict[str, Any]], key: str) -> dict[Any, dict[str, Any]]:
+    return {item[key]: item for item in items}
+
+
+def scalar(conninfo: str, query: str, *params: object) -> Any:
+    with psycopg.connect(conninfo) as conn:
+        row = conn.execute(query, list(params) if params else None).fetchone()
+        assert row is not None
+        return row[0]

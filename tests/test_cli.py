@@ -1,0 +1,141 @@
+"""The command line against real databases: errors in the contract's shape, JSON outputs."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+from click.testing import CliRunner, Result
+from mdw_migrate.legacy.generator import generate
+
+from mdw_migrate import embedded
+from mdw_migrate.cli.main import cli, normalize_argv
+
+from .helpers import scalar
+
+
+@pytest.fixture
+def env(
+    pg_server: embedded.EmbeddedServer,
+    create_database: Callable[[str], str],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> dict[str, str]:
+    source = create_database("cli_src")
+    target = create_database("cli_dst")
+    names = {
+        "SOURCE_DB_NAME": psycopg.conninfo.conninfo_to_dict(source)["dbname"],
+        "TARGET_DB_NAME": psycopg.conninfo.conninfo_to_dict(target)["dbname"],
+    }
+    for side in ("SOURCE", "TARGET"):
+        monkeypatch.setenv(f"{side}_DB_HOST", pg_server.socket_dir)
+        monkeypatch.setenv(f"{side}_DB_PORT", str(pg_server.port))
+        monkeypatch.setenv(f"{side}_DB_USER", "postgres")
+        monkeypatch.setenv(f"{side}_DB_NAME", str(names[f"{side}_DB_NAME"]))
+    monkeypatch.setenv("TARGET_DB_PASSWORD", "never-printed-password")
+    monkeypatch.chdir(tmp_path)
+    return {"source": source, "target": target}
+
+
+def invoke(*args: str) -> Result:
+    return CliRunner().invoke(cli, normalize_argv(list(args)), catch_exceptions=False)
+
+
+def json_lines(result: Result) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in result.output.splitlines() if line.startswith("{")]
+
+
+def test_dependency_not_met_is_a_contract_error(env: dict[str, str]) -> None:
+    generate(env["source"], scale=0.001, seed=1)
+    assert invoke("schema", "apply").exit_code == 0
+    result = invoke("migrate:patients", "--json")
+    assert result.exit_code == 3
+    error = json_lines(result)[-1]
+    assert error["status"] == "error" and error["error"]["code"] == "DEPENDENCY_NOT_MET"
+    assert error["error"]["details"]["missingDependencies"] == ["offices", "profiles", "doctors"]
+    assert "mdw-migrate migrate offices" in error["recovery"]["suggestion"]
+    assert scalar(env["target"], "SELECT count(*) FROM migration.runs") == 0
+
+
+def test_missing_target_schema_is_schema_incompatible(env: dict[str, str]) -> None:
+    generate(env["source"], scale=0.001, seed=1)
+    result = invoke("migrate", "core", "--json")
+    assert result.exit_code == 3
+    error = json_lines(result)[-1]["error"]
+    assert error["code"] == "SCHEMA_INCOMPATIBLE"
+    assert "table offices" in error["details"]["missing"]
+
+
+def test_a_source_lacking_a_column_is_named(env: dict[str, str]) -> None:
+    generate(env["source"], scale=0.001, seed=1)
+    with psycopg.connect(env["source"], autocommit=True) as conn:
+        conn.execute("ALTER TABLE dispatch_office DROP COLUMN country")
+    invoke("schema", "apply")
+    result = invoke("migrate", "core", "--json")
+    error = json_lines(result)[-1]["error"]
+    assert error["code"] == "SCHEMA_INCOMPATIBLE"
+    assert error["details"] == {"side": "source", "missing": ["column dispatch_office.country"]}
+
+
+def test_migrate_json_progress_and_success_objects_then_validate(env: dict[str, str]) -> None:
+    generate(env["source"], scale=0.002, seed=3)
+    invoke("schema", "apply")
+    result = invoke("migrate", "core", "--json", "--batch-size", "50")
+    assert result.exit_code == 0, result.output
+    lines = json_lines(result)
+    progress = [o for o in lines if o["status"] == "in_progress"]
+    success = {o["entity"]: o for o in lines if o["status"] == "success"}
+    assert set(success) == {"offices", "profiles", "doctors", "doctor_offices"}
+    assert progress and {"currentBatch", "totalBatches", "percentComplete"} <= set(
+        progress[0]["progress"]
+    )
+    assert progress[0]["performance"]["memoryUsage"].endswith("MB")
+    offices = success["offices"]["results"]
+    assert offices["totalRecords"] == scalar(env["source"], "SELECT count(*) FROM dispatch_office")
+    assert offices["successful"] == offices["totalRecords"]
+    # The contract's spelling: migrate:<entity> validate.
+    result = invoke("migrate:patients", "validate", "--json")
+    assert result.exit_code == 0, result.output
+    validation = [
+        o for o in json_lines(result) if "validation" in o and "overallStatus" in o["validation"]
+    ]
+    assert validation and validation[0]["validation"]["overallStatus"] == "passed"
+    assert list(Path("logs").glob("validation-patients-*.json"))
+    assert "never-printed-password" not in result.output
+    for path in Path("logs").iterdir():
+        assert "never-printed-password" not in path.read_text()
+
+
+def test_rollback_removes_only_the_tools_rows_and_remigrate_restores_uuids(
+    env: dict[str, str],
+) -> None:
+    generate(env["source"], scale=0.002, seed=5)
+    invoke("schema", "apply")
+    assert invoke("migrate", "core").exit_code == 0
+    uuids = scalar(env["target"], "SELECT string_agg(id::text, ',' ORDER BY id) FROM offices")
+    with psycopg.connect(env["target"], autocommit=True) as conn:
+        conn.execute("INSERT INTO offices (name, legacy_office_id) VALUES ('hand-made', -1)")
+    refused = invoke("rollback:offices", "--yes", "--json")
+    assert refused.exit_code == 3
+    assert json_lines(refused)[-1]["error"]["code"] == "DEPENDENTS_EXIST"
+    assert invoke("rollback", "core", "--yes").exit_code == 0
+    assert scalar(env["target"], "SELECT count(*) FROM offices") == 1
+    assert scalar(env["target"], "SELECT count(*) FROM migration.id_map") == 0
+    assert invoke("migrate", "core").exit_code == 0
+    with psycopg.connect(env["target"], autocommit=True) as conn:
+        conn.execute("DELETE FROM offices WHERE legacy_office_id = -1")
+    assert (
+        scalar(env["target"], "SELECT string_agg(id::text, ',' ORDER BY id) FROM offices") == uuids
+    )
+
+
+def test_plan_accounts_for_every_legacy_table(env: dict[str, str]) -> None:
+    result = invoke("plan", "--json")
+    plan = json_lines(result)[0]
+    assert len(plan["legacyTables"]) == 58
+    order = [o["entity"] for o in plan["order"]]
+    assert order.index("offices") < order.index("doctors") < order.index("patients")

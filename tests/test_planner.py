@@ -1,0 +1,73 @@
+from __future__ import annotations
+
+import pytest
+
+from mdw_migrate.catalogue import CATALOGUE, LEGACY_TABLES
+from mdw_migrate.cli.main import normalize_argv
+from mdw_migrate.engine.planner import Catalogue
+from mdw_migrate.engine.spec import Col, EntitySpec, Source
+from mdw_migrate.errors import MigrationError
+
+
+def test_phases_run_in_dependency_order() -> None:
+    assert CATALOGUE.resolve("core") == ["offices", "profiles", "doctors", "doctor_offices"]
+    order = CATALOGUE.resolve("core-with-patients")
+    assert order.index("patients") > order.index("doctors") > order.index("profiles")
+
+
+def test_an_entity_and_its_spellings_resolve() -> None:
+    assert CATALOGUE.resolve("doctor-offices") == ["doctor_offices"]
+    assert CATALOGUE.resolve("Doctors") == ["doctors"]
+    with pytest.raises(MigrationError) as err:
+        CATALOGUE.resolve("no-such-thing")
+    assert err.value.code == "UNKNOWN_ENTITY"
+
+
+def test_missing_dependency_is_refused_with_the_command_to_run_first() -> None:
+    with pytest.raises(MigrationError) as err:
+        CATALOGUE.check_dependencies(
+            ["patients"], {"profiles": "completed", "offices": "completed"}
+        )
+    exc = err.value
+    assert exc.code == "DEPENDENCY_NOT_MET"
+    assert exc.details["missingDependencies"] == ["doctors"]
+    assert "mdw-migrate migrate doctors" in exc.suggestion
+    # Inside one selection the order itself satisfies the dependencies.
+    CATALOGUE.check_dependencies(CATALOGUE.resolve("core-with-patients"), {})
+
+
+def test_a_cycle_in_the_catalogue_is_refused() -> None:
+    def spec(name: str, dep: str) -> EntitySpec:
+        return EntitySpec(
+            name=name,
+            source=Source.table("t", ("a",)),
+            target=name,
+            legacy_column="legacy_id",
+            columns=(Col("a", "s.a"),),
+            deps=(dep,),
+        )
+
+    with pytest.raises(Exception, match="cycle"):
+        Catalogue(entities={"a": spec("a", "b"), "b": spec("b", "a")}, phases={})
+
+
+def test_every_legacy_table_has_a_fate() -> None:
+    assert len(LEGACY_TABLES) == 58
+    for spec in CATALOGUE.entities.values():
+        for table in spec.source.reads:
+            assert table in LEGACY_TABLES
+
+
+@pytest.mark.parametrize(
+    ("argv", "expected"),
+    [
+        (["migrate:doctors", "validate"], ["migrate", "doctors", "--validate"]),
+        (["migrate:core-with-patients"], ["migrate", "core-with-patients"]),
+        (["rollback:patients", "--yes"], ["rollback", "patients", "--yes"]),
+        (["migrate:patients", "rollback"], ["rollback", "patients"]),
+        (["validate:core", "--json"], ["validate", "core", "--json"]),
+        (["migrate", "core"], ["migrate", "core"]),
+    ],
+)
+def test_contract_spellings_are_aliases(argv: list[str], expected: list[str]) -> None:
+    assert normalize_argv(argv) == expected
