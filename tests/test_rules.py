@@ -141,3 +141,17 @@ def test_python_literals_are_read_safely(raw: str, expected: object) -> None:
 
 def test_cleaning_keeps_letters_that_look_like_escapes(target: psycopg.Connection[Any]) -> None:
     assert one(target, "SELECT migration.clean_text(%s)", " vivid\u000b view ") == "vivid view"
+
+
+def test_inline_uuid_of_the_engine_equals_the_sql_function(target: psycopg.Connection[Any]) -> None:
+    from mdw_migrate.engine.sqlgen import uuid_expr
+
+    inline = target.execute(
+        f"SELECT {uuid_expr('g')} FROM generate_series(1, 50) AS g ORDER BY g",
+        {"secret": b"k", "entity": "patients"},
+    ).fetchall()
+    function = target.execute(
+        "SELECT migration.legacy_uuid('k'::bytea, 'patients', g) FROM generate_series(1, 50) g"
+        " ORDER BY g"
+    ).fetchall()
+    assert inline == function

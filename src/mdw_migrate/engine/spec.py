@@ -74,7 +74,8 @@ class Col:
             return self.issue_when
         if self.raw is None:
             raise ValueError(f"column {self.name}: an issue needs `raw` or `issue_when`")
-        return f"(({self.expr}) IS NULL AND s.{self.raw} IS NOT NULL)"
+        # `_c_<name>` is the column's computed value (see sqlgen.work_select).
+        return f'(s."_c_{self.name}" IS NULL AND s.{self.raw} IS NOT NULL)'
 
 
 @dataclass(frozen=True)

@@ -115,6 +115,19 @@ def _outcome_cases(spec: EntitySpec) -> tuple[str, str, str]:
     )
 
 
+def uuid_expr(legacy_id: str) -> str:
+    """`migration.legacy_uuid(secret, entity, id)` written out inline: a SQL function that
+    uses its argument twice is not inlined, and calling it costs more than the hash itself."""
+    h = (
+        "substring(sha256(%(secret)s::bytea || convert_to(%(entity)s::text || ':' || "
+        f"({legacy_id})::bigint::text, 'UTF8')) FROM 1 FOR 16)"
+    )
+    return (
+        f"(SELECT encode(set_byte(set_byte(u.h, 6, (get_byte(u.h, 6) & 15) | 128), 8,"
+        f" (get_byte(u.h, 8) & 63) | 128), 'hex')::uuid FROM (SELECT {h} AS h) AS u)"
+    )
+
+
 def work_select(spec: EntitySpec) -> str:
     """SELECT over the staged rows producing the `work` rows."""
     key = q(spec.source.key)
@@ -128,15 +141,19 @@ def work_select(spec: EntitySpec) -> str:
         )
         ref_cols.append(f"{m}.id AS {ref.alias}")
     inner = " ".join([f"SELECT st.*{''.join(', ' + c for c in ref_cols)} FROM {STAGE} st", *joins])
+    # Values are computed once, in a layer of their own (OFFSET 0 keeps the planner from
+    # merging it back), so issue conditions can test them without computing them again.
+    values = "".join(f", ({_frag(col.expr)}) AS {q('_c_' + col.name)}" for col in spec.columns)
+    computed = f"SELECT s.*{values} FROM ({inner}) AS s OFFSET 0"
     outcome, reason, detail = _outcome_cases(spec)
     items = [
         f"s.{key}::bigint AS _legacy_id",
-        f"migration.legacy_uuid(%(secret)s, %(entity)s, s.{key}) AS _uuid",
+        f"{uuid_expr(f's.{key}')} AS _uuid",
         f"{outcome} AS _outcome",
         f"{reason} AS _reason",
         f"{detail} AS _detail",
     ]
-    items += [f"({_frag(col.expr)}) AS {q(col.name)}" for col in spec.columns]
+    items += [f"s.{q('_c_' + col.name)} AS {q(col.name)}" for col in spec.columns]
     for ref in spec.refs:
         if ref.column:
             items.append(f"{ref.alias} AS {q(ref.column)}")
@@ -146,7 +163,7 @@ def work_select(spec: EntitySpec) -> str:
     items += [f"coalesce({_frag(f.condition)}, false) AS {q(f.flag)}" for f in flags]
     raws = sorted({f.raw for f in flags if f.raw})
     items += [f"s.{q(raw)} AS {q('_raw_' + raw)}" for raw in raws]
-    return f"SELECT {', '.join(items)} FROM ({inner}) AS s"
+    return f"SELECT {', '.join(items)} FROM ({computed}) AS s"
 
 
 def create_work(spec: EntitySpec) -> str:
