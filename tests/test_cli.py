@@ -10,10 +10,10 @@ from typing import Any
 import psycopg
 import pytest
 from click.testing import CliRunner, Result
-from mdw_migrate.legacy.generator import generate
 
 from mdw_migrate import embedded
 from mdw_migrate.cli.main import cli, normalize_argv
+from mdw_migrate.legacy.generator import generate
 
 from .helpers import scalar
 
