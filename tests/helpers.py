@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import ast
+import json
 from typing import Any
 
 import psycopg
@@ -71,3 +73,24 @@ def scalar(conninfo: str, query: str, *params: object) -> Any:
         row = conn.execute(query, list(params) if params else None).fetchone()
         assert row is not None
         return row[0]
+
+
+def is_json(text: str) -> bool:
+    try:
+        json.loads(text)
+    except ValueError:
+        return False
+    return True
+
+
+def schemes_kind(raw: str | None) -> str:
+    """How a legacy `schemes` text reads: null, json, literal (a Python literal) or garbage."""
+    if raw is None:
+        return "null"
+    if is_json(raw):
+        return "json"
+    try:
+        ast.literal_eval(raw)
+    except (ValueError, SyntaxError):
+        return "garbage"
+    return "literal"

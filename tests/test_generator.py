@@ -7,7 +7,6 @@ back from the generator's own tables.
 
 from __future__ import annotations
 
-import ast
 import json
 import math
 import re
@@ -26,6 +25,8 @@ from mdw_migrate.legacy.generator import (
     generate,
     row_counts,
 )
+
+from .helpers import is_json, schemes_kind
 
 SCALE = 0.002
 SEED = 42
@@ -518,12 +519,12 @@ def test_quirk_counts_match_independent_counts(source: tuple[str, GenerationRepo
     # schemes classified the way a Python migration would: JSON, else a literal, else garbage.
     kinds: Counter[str] = Counter()
     for (text,) in rows(conninfo, "SELECT schemes FROM dispatch_patient"):
-        kinds[_classify_scheme(text)] += 1
-    assert (q["schemes_json"], q["schemes_python_literal"]) == (kinds["json"], kinds["python"])
+        kinds[schemes_kind(text)] += 1
+    assert (q["schemes_json"], q["schemes_python_literal"]) == (kinds["json"], kinds["literal"])
     assert (q["schemes_garbage"], q["schemes_null"]) == (kinds["garbage"], kinds["null"])
 
     contexts = [t for (t,) in rows(conninfo, "SELECT template_context FROM dispatch_notification")]
-    assert q["template_context_invalid_json"] == sum(1 for t in contexts if not _is_json(t))
+    assert q["template_context_invalid_json"] == sum(1 for t in contexts if not is_json(t))
 
     # People.
     users = rows(conninfo, "SELECT email, username, first_name, last_name FROM auth_user")
@@ -578,31 +579,6 @@ def test_quirk_counts_match_independent_counts(source: tuple[str, GenerationRepo
         " + (SELECT count(*) FROM dispatch_note WHERE length(text) > 90000)"
         " + (SELECT count(*) FROM dispatch_comment WHERE length(text) > 90000)",
     )
-
-
-def _is_json(text: str) -> bool:
-    try:
-        json.loads(text)
-    except ValueError:
-        return False
-    return True
-
-
-def _classify_scheme(text: str | None) -> str:
-    if text is None:
-        return "null"
-    if _is_json(text):
-        return "json"
-    try:
-        ast.literal_eval(text)
-    except (ValueError, SyntaxError):
-        return "garbage"
-    return "python"
-
-
-def test_measure_quirks_on_an_existing_database(source: tuple[str, GenerationReport]) -> None:
-    conninfo, report = source
-    assert generator.measure_quirks(conninfo) == report.quirks
 
 
 def test_portable_is_json_agrees_with_is_json(source: tuple[str, GenerationReport]) -> None:

@@ -21,7 +21,7 @@ from mdw_migrate.engine.validate import validate_entity
 from mdw_migrate.legacy.generator import GenerationReport, generate
 from mdw_migrate.target import schema
 
-from .helpers import by_key, rows, run, scalar
+from .helpers import by_key, is_json, rows, run, scalar, schemes_kind
 
 SCALE = 0.01
 
@@ -311,7 +311,7 @@ def test_patients_field_by_field(legacy: Legacy, migrated: str) -> None:
         assert t["archived"] is s["archived"] and t["suspended"] is s["suspended"]
         assert t["enrolled_at"] == s["submitted_at"] and t["updated_at"] == s["updated_at"]
         raw = s["schemes"]
-        kind = _schemes_kind(raw)
+        kind = schemes_kind(raw)
         kinds[kind] = kinds.get(kind, 0) + 1
         if kind == "json":
             assert t["schemes"] == json.loads(raw)
@@ -328,29 +328,9 @@ def test_patients_field_by_field(legacy: Legacy, migrated: str) -> None:
     assert doctor_missing == quirks["patient_doctor_missing"] >= 1
     # Every kind of schemes reaches the target at least once; the source-wide counts agree.
     assert kinds.get("garbage", 0) >= 1 and kinds.get("literal", 0) >= 1
-    everywhere = [_schemes_kind(r["schemes"]) for r in source]
+    everywhere = [schemes_kind(r["schemes"]) for r in source]
     assert everywhere.count("garbage") == quirks["schemes_garbage"]
     assert everywhere.count("literal") == quirks["schemes_python_literal"]
-
-
-def _schemes_kind(raw: str | None) -> str:
-    if raw is None:
-        return "null"
-    if _is_json(raw):
-        return "json"
-    try:
-        ast.literal_eval(raw)
-    except (ValueError, SyntaxError):
-        return "garbage"
-    return "literal"
-
-
-def _is_json(text: str) -> bool:
-    try:
-        json.loads(text)
-    except ValueError:
-        return False
-    return True
 
 
 def test_python_literal_schemes_become_the_same_json(legacy: Legacy, migrated: str) -> None:
@@ -359,7 +339,7 @@ def test_python_literal_schemes_become_the_same_json(legacy: Legacy, migrated: s
         for r in rows(
             legacy.conninfo, "SELECT id, schemes FROM dispatch_patient WHERE schemes LIKE '%''%'"
         )
-        if not _is_json(r["schemes"])
+        if not is_json(r["schemes"])
     ]
     target = by_key(
         rows(migrated, "SELECT legacy_patient_id, schemes FROM patients"), "legacy_patient_id"
