@@ -71,3 +71,11 @@ def test_every_legacy_table_has_a_fate() -> None:
 )
 def test_contract_spellings_are_aliases(argv: list[str], expected: list[str]) -> None:
     assert normalize_argv(argv) == expected
+
+
+def test_script_names_are_normalized_to_migrate() -> None:
+    assert normalize_argv(["migrate-tasks", "--batch-size=1000"]) == [
+        "migrate",
+        "migrate-tasks",
+        "--batch-size=1000",
+    ]

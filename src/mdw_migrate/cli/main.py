@@ -42,6 +42,9 @@ def normalize_argv(argv: Sequence[str]) -> list[str]:
     args = list(argv)
     if not args:
         return args
+    if args[0].startswith("migrate-"):
+        # A contract script name: `migrate-tasks --batch-size=1000`.
+        return ["migrate", *args]
     match = _CONTRACT_FORM.match(args[0])
     if not match:
         return args

@@ -151,6 +151,9 @@ class EntityRunner:
 
         stopped = self.ctx.should_stop()
         with self.target.transaction():
+            if not stopped:
+                for statement in spec.post:
+                    self.target.execute(statement.encode(), self._params(spec, 0, MIN_KEY))
             counts = control.finish_entity(self.target, spec.name, last_key, completed=not stopped)
         result.migrated = counts["migrated"]
         result.excluded = counts["excluded"]

@@ -37,6 +37,9 @@ class Ref:
     legacy_column: str | None = None
     required: bool = False
     reason: str | None = None
+    # False when a missing optional parent is expected and no data-quality issue (one of
+    # several alternative parents, e.g. a record held by messages or by team_communications).
+    issue: bool = True
 
     @property
     def alias(self) -> str:
@@ -142,6 +145,10 @@ class EntitySpec:
     money: tuple[tuple[str, str], ...] = ()
     batch_size: int | None = None
     description: str = ""
+    # SQL run once after the last batch of a complete pass, in one transaction, with the
+    # batch parameters %(entity)s, %(run_id)s and %(secret)s: e.g. resolving a self-reference
+    # whose parent may come in a later batch.
+    post: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         names = [c.name for c in self.columns]

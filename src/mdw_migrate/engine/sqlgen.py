@@ -52,7 +52,7 @@ def issue_flags(spec: EntitySpec) -> list[IssueFlag]:
     for issue in spec.issues:
         flags.append(IssueFlag(issue.kind, issue.column, issue.when, None))
     for ref in spec.refs:
-        if not ref.required:
+        if not ref.required and ref.issue:
             column = ref.column or ref.name
             condition = f"(s.{q(ref.source)} IS NOT NULL AND {ref.alias} IS NULL)"
             flags.append(IssueFlag("missing_parent", column, condition, None))

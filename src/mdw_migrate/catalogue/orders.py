@@ -1,0 +1,7 @@
+"""Entities of mapping.md, group 'orders' (filled in by issue 3)."""
+
+from __future__ import annotations
+
+from ..engine.spec import EntitySpec
+
+ENTITIES: tuple[EntitySpec, ...] = ()
