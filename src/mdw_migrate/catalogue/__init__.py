@@ -3,52 +3,9 @@ contract, and the fate of every legacy table."""
 
 from __future__ import annotations
 
-from ..engine.planner import Catalogue
+from ..engine.archive import ArchiveSpec
+from ..engine.planner import Catalogue, Unit
 from . import activity, core, money, orders, workflow
-
-# Catalogue order: the planner keeps it among entities that do not depend on each other.
-_MODULES = (core, orders, workflow, activity, money)
-_ENTITIES = {spec.name: spec for module in _MODULES for spec in module.ENTITIES}
-
-_CORE = ["offices", "profiles", "doctors", "doctor_offices"]
-_CORE_WITH_PATIENTS = [*_CORE, "patients"]
-
-
-def _present(names: list[str]) -> list[str]:
-    return [n for n in names if n in _ENTITIES]
-
-
-# Phases include everything before them (the contract's phase 1 to 3, then all).
-PHASES = {
-    "core": _CORE,
-    "core-with-patients": _CORE_WITH_PATIENTS,
-    "orders-with-deps": [*_CORE_WITH_PATIENTS, *_present(["courses", "orders"])],
-    "all": list(_ENTITIES),
-}
-
-# The contract's script names (mapping.md, "The contract's script names map onto these
-# entities"); `-fixed`, `-optimized` and `-complete` suffixes are accepted too.
-SCRIPT_ALIASES = {
-    "migrate-tasks": ["tasks"],
-    "migrate-cases": ["cases", "order_cases"],
-    "migrate-dispatch-records": ["messages", "message_attachments"],
-    "migrate-communications": ["team_communications"],
-    "migrate-offers-and-discounts": ["offers", "discounts"],
-    "migrate-purchases": ["sales_orders", "purchases", "payments", "operations"],
-    "migrate-order-files": ["files", "order_files"],
-    "migrate-case-files": ["case_files"],
-    "migrate-doctor-notes": ["doctor_notes"],
-    "migrate-technician-roles": ["technicians", "roles", "role_permissions", "technician_roles"],
-    "migrate-customer-feedback": ["customer_feedback"],
-}
-ALIASES = {
-    f"{script}{suffix}": _present(names)
-    for script, names in SCRIPT_ALIASES.items()
-    for suffix in ("", "-fixed", "-optimized", "-complete")
-    if _present(names)
-}
-
-CATALOGUE = Catalogue(entities=_ENTITIES, phases=PHASES, aliases=ALIASES)
 
 # Every legacy table and the entity of mapping.md that migrates it ("archive" for the tables
 # copied row for row into legacy_archive). Tables only read as lookups name that entity too.
@@ -117,3 +74,53 @@ LEGACY_TABLES: dict[str, str] = {
         )
     },
 }
+
+# Catalogue order: the planner keeps it among entities that do not depend on each other.
+_MODULES = (core, orders, workflow, activity, money)
+LEGACY_ARCHIVE = ArchiveSpec(
+    name="legacy_archive",
+    tables=tuple(t for t, fate in LEGACY_TABLES.items() if fate == "archive"),
+    known=frozenset(LEGACY_TABLES),
+)
+_ENTITIES: dict[str, Unit] = {spec.name: spec for module in _MODULES for spec in module.ENTITIES}
+_ENTITIES[LEGACY_ARCHIVE.name] = LEGACY_ARCHIVE
+
+_CORE = ["offices", "profiles", "doctors", "doctor_offices"]
+_CORE_WITH_PATIENTS = [*_CORE, "patients"]
+
+
+def _present(names: list[str]) -> list[str]:
+    return [n for n in names if n in _ENTITIES]
+
+
+# Phases include everything before them (the contract's phase 1 to 3, then all).
+PHASES = {
+    "core": _CORE,
+    "core-with-patients": _CORE_WITH_PATIENTS,
+    "orders-with-deps": [*_CORE_WITH_PATIENTS, *_present(["courses", "orders"])],
+    "all": list(_ENTITIES),
+}
+
+# The contract's script names (mapping.md, "The contract's script names map onto these
+# entities"); `-fixed`, `-optimized` and `-complete` suffixes are accepted too.
+SCRIPT_ALIASES = {
+    "migrate-tasks": ["tasks"],
+    "migrate-cases": ["cases", "order_cases"],
+    "migrate-dispatch-records": ["messages", "message_attachments"],
+    "migrate-communications": ["team_communications"],
+    "migrate-offers-and-discounts": ["offers", "discounts"],
+    "migrate-purchases": ["sales_orders", "purchases", "payments", "operations"],
+    "migrate-order-files": ["files", "order_files"],
+    "migrate-case-files": ["case_files"],
+    "migrate-doctor-notes": ["doctor_notes"],
+    "migrate-technician-roles": ["technicians", "roles", "role_permissions", "technician_roles"],
+    "migrate-customer-feedback": ["customer_feedback"],
+}
+ALIASES = {
+    f"{script}{suffix}": _present(names)
+    for script, names in SCRIPT_ALIASES.items()
+    for suffix in ("", "-fixed", "-optimized", "-complete")
+    if _present(names)
+}
+
+CATALOGUE = Catalogue(entities=_ENTITIES, phases=PHASES, aliases=ALIASES)

@@ -1,7 +1,226 @@
-"""Entities of mapping.md, group 'money' (filled in by issue 3)."""
+"""Money: sales_orders, purchases, payments, operations, offers, discounts, global_settings.
+
+Every amount is copied as numeric, never through a float; the validator sums each money column
+on both sides to the cent (rule 7).
+"""
 
 from __future__ import annotations
 
-from ..engine.spec import EntitySpec
+from ..engine.spec import Col, EntitySpec, Ref, Source, enum_cols
+from .core import copied
+
+PAYMENT_AMOUNTS = (
+    "tax_rate",
+    "tax_value",
+    "paid_price",
+    "used_credit",
+    "custom_price",
+    "subtotal_price",
+    "additional_price",
+    "total_price",
+)
+
+sales_orders = EntitySpec(
+    name="sales_orders",
+    description="sales_orders <- dispatch_order",
+    source=Source.table(
+        "dispatch_order", ("created_at", "doctor_id", "office_id", "patient_id", "course_id")
+    ),
+    target="sales_orders",
+    legacy_column="legacy_order_id",
+    deps=("doctors", "offices", "patients", "courses"),
+    refs=(
+        Ref("doctor", "doctors", "doctor_id", "doctor_id", "legacy_doctor_user_id"),
+        Ref("office", "offices", "office_id", "office_id", "legacy_office_id"),
+        Ref("patient", "patients", "patient_id", "patient_id", "legacy_patient_id"),
+        Ref("course", "courses", "course_id", "course_id", "legacy_course_id"),
+    ),
+    columns=(copied("created_at"),),
+)
+
+purchases = EntitySpec(
+    name="purchases",
+    description="purchases <- dispatch_purchase",
+    source=Source(
+        query="SELECT p.id, p.order_id, p.product_id, p.quantity, p.price,"
+        " p.quantity * p.price AS total_amount FROM dispatch_purchase p",
+        reads={"dispatch_purchase": ("id", "order_id", "product_id", "quantity", "price")},
+    ),
+    target="purchases",
+    legacy_column="legacy_purchase_id",
+    deps=("sales_orders", "products"),
+    refs=(
+        Ref("sales_order", "sales_orders", "order_id", "sales_order_id", required=True),
+        Ref("product", "products", "product_id", "product_id", "legacy_product_id"),
+    ),
+    columns=(copied("quantity"), copied("unit_price", "price"), copied("total_amount")),
+    money=(("price", "unit_price"), ("total_amount", "total_amount")),
+)
+
+payments = EntitySpec(
+    name="payments",
+    description="payments <- dispatch_payment",
+    source=Source.table(
+        "dispatch_payment",
+        (
+            "made_at",
+            "free",
+            "paid",
+            "canceled",
+            "netsuite",
+            *PAYMENT_AMOUNTS,
+            "installments",
+            "instruction_id",
+            "doctor_id",
+            "office_id",
+            "order_id",
+        ),
+    ),
+    target="payments",
+    legacy_column="legacy_payment_id",
+    deps=("orders", "doctors", "offices", "sales_orders"),
+    refs=(
+        Ref("order", "orders", "instruction_id", "order_id", "legacy_instruction_id"),
+        Ref("doctor", "doctors", "doctor_id", "doctor_id", "legacy_doctor_user_id"),
+        Ref("office", "offices", "office_id", "office_id", "legacy_office_id"),
+        Ref("sales_order", "sales_orders", "order_id", "sales_order_id", "legacy_order_id"),
+    ),
+    columns=(
+        Col(
+            "status",
+            "(CASE WHEN s.canceled THEN 'cancelled' WHEN s.paid THEN 'completed'"
+            " ELSE 'pending' END)::public.payment_status",
+        ),
+        copied("is_free", "free"),
+        copied("netsuite"),
+        *(copied(amount) for amount in PAYMENT_AMOUNTS),
+        Col(
+            "installments",
+            "migration.try_jsonb(s.installments)",
+            raw="installments",
+            issue="invalid_json",
+        ),
+        copied("paid_at", "made_at"),
+        copied("created_at", "made_at"),
+    ),
+    money=tuple((amount, amount) for amount in PAYMENT_AMOUNTS),
+)
+
+operations = EntitySpec(
+    name="operations",
+    description="operations <- dispatch_operation",
+    source=Source.table(
+        "dispatch_operation",
+        (
+            "type",
+            "made_at",
+            "price",
+            "sq_order_id",
+            "sq_payment_id",
+            "sq_refund_id",
+            "card_brand",
+            "card_bin",
+            "card_last",
+            "office_card",
+            "payment_id",
+            "attempts",
+        ),
+    ),
+    target="operations",
+    legacy_column="legacy_operation_id",
+    deps=("payments",),
+    refs=(Ref("payment", "payments", "payment_id", "payment_id", required=True),),
+    columns=(
+        *enum_cols(
+            "operation_type",
+            "public.operation_type",
+            "type",
+            {1: "payment", 2: "refund"},
+            legacy_column="legacy_type",
+        ),
+        copied("amount", "price"),
+        copied("square_order_id", "sq_order_id"),
+        copied("square_payment_id", "sq_payment_id"),
+        copied("square_refund_id", "sq_refund_id"),
+        copied("card_brand"),
+        copied("card_bin"),
+        copied("card_last_four", "card_last"),
+        copied("office_card"),
+        copied("attempts"),
+        copied("processed_at", "made_at"),
+        copied("created_at", "made_at"),
+    ),
+    money=(("price", "amount"),),
+)
+
+offers = EntitySpec(
+    name="offers",
+    description="offers <- dispatch_offer",
+    source=Source.table(
+        "dispatch_offer", ("doctor_id", "product_id", "price_both", "price_upper", "price_lower")
+    ),
+    target="offers",
+    legacy_column="legacy_offer_id",
+    deps=("doctors", "products"),
+    refs=(
+        Ref("doctor", "doctors", "doctor_id", "doctor_id", required=True),
+        Ref("product", "products", "product_id", "product_id", "legacy_product_id"),
+    ),
+    columns=(copied("price_both"), copied("price_upper"), copied("price_lower")),
+    money=(
+        ("price_both", "price_both"),
+        ("price_upper", "price_upper"),
+        ("price_lower", "price_lower"),
+    ),
+)
+
+discounts = EntitySpec(
+    name="discounts",
+    description="discounts <- dispatch_discount",
+    source=Source.table(
+        "dispatch_discount",
+        ("offer_id", "percent", "reason", "count", "used", "start", "finish", "total"),
+    ),
+    target="discounts",
+    legacy_column="legacy_discount_id",
+    deps=("offers",),
+    refs=(Ref("offer", "offers", "offer_id", "offer_id", required=True),),
+    columns=(
+        copied("percent"),
+        copied("reason"),
+        copied("max_uses", "count"),
+        copied("used"),
+        copied("valid_from", "start"),
+        copied("valid_until", "finish"),
+        copied("applies_to_total", "total"),
+    ),
+)
+
+global_settings = EntitySpec(
+    name="global_settings",
+    description="global_settings <- dispatch_globalsetting",
+    source=Source.table(
+        "dispatch_globalsetting", ("setting", "version", "created_at", "updated_at")
+    ),
+    target="global_settings",
+    legacy_column="legacy_globalsetting_id",
+    columns=(
+        Col("setting", "migration.try_jsonb(s.setting)", raw="setting", issue="invalid_json"),
+        copied("version"),
+        copied("created_at"),
+        copied("updated_at"),
+    ),
+)
+
+# Registered once the orders group (courses, orders, products) exists in the catalogue.
+READY: tuple[EntitySpec, ...] = (
+    sales_orders,
+    purchases,
+    payments,
+    operations,
+    offers,
+    discounts,
+    global_settings,
+)
 
 ENTITIES: tuple[EntitySpec, ...] = ()

@@ -24,7 +24,8 @@ from ..config import EMBEDDED_TARGET_DB, Settings
 from ..engine import rollback as rollback_engine
 from ..engine.migrate import RunOptions, RunOutcome
 from ..engine.migrate import migrate as run_migration
-from ..engine.validate import EntityValidation, validate_entity
+from ..engine.validate import EntityValidation
+from ..engine.validate import validate as validate_unit
 from ..errors import EXIT_FAILED, EXIT_USAGE, MigrationError
 from ..legacy import generator
 from ..target import schema as target_schema
@@ -181,8 +182,8 @@ def plan(as_json: bool) -> None:
         table: {
             "entity": entity,
             "state": "implemented"
-            if entity in CATALOGUE.entities
-            else ("archive" if entity == "archive" else "planned"),
+            if (entity if entity != "archive" else "legacy_archive") in CATALOGUE.entities
+            else "planned",
         }
         for table, entity in sorted(LEGACY_TABLES.items())
     }
@@ -275,9 +276,7 @@ def _migrate(
         outcome = run_migration(CATALOGUE, names, source, target, options, reporter)
         validations: list[EntityValidation] = []
         if validate_after and not dry_run:
-            validations = [
-                validate_entity(CATALOGUE, CATALOGUE.entities[n], source, target) for n in names
-            ]
+            validations = [validate_unit(CATALOGUE, n, source, target) for n in names]
             _write_validation(validations, selection)
     return outcome, validations
 
@@ -324,9 +323,7 @@ def validate(selection: str, as_json: bool) -> None:
             databases.source_session(endpoints.source) as source,
             databases.target_session(endpoints.target, settings.migration_timeout) as target,
         ):
-            results = [
-                validate_entity(CATALOGUE, CATALOGUE.entities[n], source, target) for n in names
-            ]
+            results = [validate_unit(CATALOGUE, n, source, target) for n in names]
         _write_validation(results, selection)
     if as_json:
         for v in results:

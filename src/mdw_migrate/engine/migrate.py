@@ -13,8 +13,10 @@ from psycopg.pq import TransactionStatus
 
 from .. import __version__
 from . import control, preflight
+from .archive import ArchiveRunner, ArchiveSpec
 from .planner import Catalogue
 from .runner import EntityResult, EntityRunner, Reporter, RunContext
+from .spec import EntitySpec
 
 Conn = psycopg.Connection[tuple[Any, ...]]
 
@@ -55,7 +57,7 @@ def migrate(
     options: RunOptions,
     reporter: Reporter,
 ) -> RunOutcome:
-    specs = [catalogue.entities[n] for n in names]
+    specs = [s for n in names if isinstance(s := catalogue.entities[n], EntitySpec)]
     preflight.check_source(source, specs)
     preflight.check_target(target, specs)
     catalogue.check_dependencies(names, control.entity_states(target))
@@ -98,10 +100,15 @@ def _run(
         should_stop=options.should_stop,
     )
     runner = EntityRunner(source, target, ctx, reporter)
+    archiver = ArchiveRunner(source, target, ctx, reporter)
     status = "failed"
     try:
         for name in names:
-            outcome.results.append(runner.run(catalogue.entities[name]))
+            spec = catalogue.entities[name]
+            if isinstance(spec, ArchiveSpec):
+                outcome.results.append(archiver.run(spec))
+            else:
+                outcome.results.append(runner.run(spec))
             if outcome.interrupted:
                 break
         status = "interrupted" if outcome.interrupted else "completed"

@@ -7,14 +7,18 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from ..errors import EXIT_USAGE, MigrationError, dependency_not_met
+from .archive import ArchiveSpec
 from .spec import EntitySpec
+
+# A unit of work the planner orders: an entity, or the legacy archive.
+Unit = EntitySpec | ArchiveSpec
 
 
 @dataclass(frozen=True)
 class Catalogue:
     """Entities (in catalogue order), named phases, and aliases for groups of entities."""
 
-    entities: Mapping[str, EntitySpec]
+    entities: Mapping[str, Unit]
     phases: Mapping[str, Sequence[str]]
     aliases: Mapping[str, Sequence[str]] = field(default_factory=dict)
 
@@ -24,6 +28,12 @@ class Catalogue:
             if unknown:
                 raise ValueError(f"entity {spec.name} depends on unknown {unknown}")
         self.order(self.entities)  # fails on a cycle
+
+    def rows_entity(self, name: str) -> EntitySpec:
+        spec = self.entities[name]
+        if not isinstance(spec, EntitySpec):
+            raise TypeError(f"{name} is not a row entity")
+        return spec
 
     def order(self, names: Iterable[str]) -> list[str]:
         """Dependency order of `names`; ties keep the catalogue's order, so plans are stable."""

@@ -9,6 +9,7 @@ import psycopg
 
 from ..errors import MigrationError
 from . import control, sqlgen
+from .archive import ArchiveSpec
 from .planner import Catalogue
 
 Conn = psycopg.Connection[tuple[Any, ...]]
@@ -34,6 +35,10 @@ def rollback(catalogue: Catalogue, names: Sequence[str], target: Conn) -> dict[s
     with target.transaction():
         for name in reversed(catalogue.order(names)):
             spec = catalogue.entities[name]
+            if isinstance(spec, ArchiveSpec):
+                removed[name] = _drop_archive(target)
+                target.execute("DELETE FROM migration.entity_progress WHERE entity = %s", [name])
+                continue
             cur = target.execute(
                 f"DELETE FROM public.{sqlgen.q(spec.target)} t USING migration.id_map m"
                 " WHERE m.entity = %s AND m.id = t.id",
@@ -42,4 +47,20 @@ def rollback(catalogue: Catalogue, names: Sequence[str], target: Conn) -> dict[s
             removed[name] = max(cur.rowcount, 0)
             for table in ("id_map", "row_outcomes", "quality_issues", "entity_progress"):
                 target.execute(f"DELETE FROM migration.{table} WHERE entity = %s", [name])
+    return removed
+
+
+def _drop_archive(target: Conn) -> int:
+    """The legacy_archive schema is the tool's own: its tables go with their rows."""
+    tables = [
+        r[0]
+        for r in target.execute(
+            "SELECT table_name FROM information_schema.tables WHERE table_schema = 'legacy_archive'"
+        ).fetchall()
+    ]
+    removed = 0
+    for table in tables:
+        cur = target.execute(f"DELETE FROM legacy_archive.{sqlgen.q(table)}".encode())
+        removed += max(cur.rowcount, 0)
+        target.execute(f"DROP TABLE legacy_archive.{sqlgen.q(table)}".encode())
     return removed

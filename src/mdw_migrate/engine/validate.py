@@ -13,6 +13,7 @@ from typing import Any
 import psycopg
 
 from . import sqlgen
+from .archive import ArchiveSpec, validate_archive
 from .planner import Catalogue
 from .spec import EntitySpec
 
@@ -56,6 +57,29 @@ class EntityValidation:
 
 def _status(ok: bool) -> str:
     return "passed" if ok else "failed"
+
+
+def validate(catalogue: Catalogue, name: str, source: Conn, target: Conn) -> EntityValidation:
+    spec = catalogue.entities[name]
+    if isinstance(spec, ArchiveSpec):
+        return _validate_archive(spec, source, target)
+    return validate_entity(catalogue, spec, source, target)
+
+
+def _validate_archive(spec: ArchiveSpec, source: Conn, target: Conn) -> EntityValidation:
+    counts = validate_archive(spec, source, target)
+    expected = sum(s for s, _ in counts.values())
+    actual = sum(a for _, a in counts.values())
+    short = {t: {"source": s, "archived": a} for t, (s, a) in counts.items() if s != a}
+    checks = [
+        Check(
+            "accounting",
+            _status(not short),
+            {"expected": expected, "actual": actual, "tables": len(counts), "mismatches": short},
+        )
+    ]
+    recommendations = [f"Run 'mdw-migrate migrate {spec.name}' again"] if short else []
+    return EntityValidation(spec.name, checks, [], recommendations)
 
 
 def validate_entity(
@@ -113,7 +137,7 @@ def validate_entity(
     for ref in spec.refs:
         if not ref.column:
             continue
-        parent = catalogue.entities[ref.entity]
+        parent = catalogue.rows_entity(ref.entity)
         col = sqlgen.q(ref.column)
         row = target.execute(
             f"SELECT count(*) FROM {table} t WHERE t.{col} IS NOT NULL AND NOT EXISTS"

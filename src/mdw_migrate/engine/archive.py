@@ -1,0 +1,200 @@
+"""The legacy archive: legacy tables that no entity reads, copied row for row as jsonb.
+
+`legacy_archive.<table>(legacy_id bigint primary key, row jsonb, archived_at)`, whatever the
+table's columns are, so that no legacy table is lost. Same keyset batches and per-batch
+transaction as the entity runner; no UUIDs, no id map (nothing references an archived row).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import psycopg
+
+from ..errors import MigrationError
+from . import control
+from .runner import BatchStats, EntityResult, Reporter, RunContext
+from .sqlgen import q
+
+log = logging.getLogger("mdw_migrate.archive")
+Conn = psycopg.Connection[tuple[Any, ...]]
+LEGACY_PREFIXES = ("dispatch_", "auth_", "django_")
+
+
+@dataclass(frozen=True)
+class ArchiveSpec:
+    name: str
+    # The tables mapping.md lists for the archive; any other legacy table that no entity
+    # reads is archived too (`known` names every table some entity or this list owns).
+    tables: tuple[str, ...]
+    known: frozenset[str]
+    description: str = "legacy_archive.<table> <- every legacy table no entity reads"
+    deps: tuple[str, ...] = ()
+
+    def tables_in(self, source: Conn) -> list[str]:
+        rows = source.execute(
+            "SELECT table_name FROM information_schema.tables WHERE table_schema = 'public'"
+            " AND table_type = 'BASE TABLE' ORDER BY 1"
+        ).fetchall()
+        present = [r[0] for r in rows]
+        unlisted = [t for t in present if t.startswith(LEGACY_PREFIXES) and t not in self.known]
+        return [t for t in self.tables if t in present] + unlisted
+
+
+def _has_integer_id(source: Conn, table: str) -> bool:
+    row = source.execute(
+        "SELECT data_type FROM information_schema.columns WHERE table_schema = 'public'"
+        " AND table_name = %s AND column_name = 'id'",
+        [table],
+    ).fetchone()
+    return bool(row) and row[0] in {"integer", "bigint", "smallint"}  # type: ignore[index]
+
+
+class ArchiveRunner:
+    def __init__(self, source: Conn, target: Conn, ctx: RunContext, reporter: Reporter) -> None:
+        self.source = source
+        self.target = target
+        self.ctx = ctx
+        self.reporter = reporter
+
+    def run(self, spec: ArchiveSpec) -> EntityResult:
+        started = time.perf_counter()
+        tables = spec.tables_in(self.source)
+        for table in tables:
+            if not _has_integer_id(self.source, table):
+                raise MigrationError(
+                    code="ARCHIVE_NO_ID",
+                    entity=spec.name,
+                    message=f"legacy table {table} has no integer id column to archive by",
+                    details={"table": table},
+                    suggestion="Archive it by hand (pg_dump -t) or add it to an entity",
+                )
+        counts = {t: self._count(t) for t in tables}
+        total = sum(counts.values())
+        result = EntityResult(entity=spec.name, source_rows=total)
+        with self.target.transaction():
+            self.target.execute("CREATE SCHEMA IF NOT EXISTS legacy_archive")
+            for table in tables:
+                self.target.execute(
+                    f"CREATE TABLE IF NOT EXISTS legacy_archive.{q(table)} ("
+                    " legacy_id bigint PRIMARY KEY, row jsonb NOT NULL,"
+                    " archived_at timestamptz NOT NULL DEFAULT now())".encode()
+                )
+            self.target.execute(
+                "CREATE TEMP TABLE IF NOT EXISTS mdw_archive_stage (legacy_id bigint, row jsonb)"
+            )
+            control.begin_entity(self.target, spec.name, self.ctx.run_id, total)
+        self.reporter.entity_started(spec.name, total, self.ctx.batch_size)
+        batch_no = 0
+        for table in tables:
+            last: int | None = None
+            while not self.ctx.should_stop():
+                stats = self._batch(spec, table, batch_no + 1, last)
+                if stats is None:
+                    break
+                batch_no += 1
+                last = stats.last_key
+                result.processed += stats.rows
+                self.reporter.batch_done(stats)
+                if stats.rows < self.ctx.batch_size:
+                    break
+        stopped = self.ctx.should_stop()
+        with self.target.transaction():
+            archived = sum(self._archived(t) for t in tables)
+            self.target.execute(
+                "UPDATE migration.entity_progress SET status = %s, migrated = %s, batches = %s,"
+                " updated_at = now(), completed_at = CASE WHEN %s THEN now() END"
+                " WHERE entity = %s",
+                ["running" if stopped else "completed", archived, batch_no, not stopped,
+                 spec.name],
+            )  # fmt: skip
+        result.migrated = archived
+        result.batches = batch_no
+        result.status = "interrupted" if stopped else "completed"
+        result.seconds = time.perf_counter() - started
+        self.reporter.entity_done(result)
+        log.info(
+            "entity finished",
+            extra={
+                "entity": spec.name,
+                "action": "entity_finished",
+                "details": {"tables": len(tables), "sourceRows": total, "archived": archived},
+            },
+        )
+        return result
+
+    def _count(self, table: str) -> int:
+        row = self.source.execute(f"SELECT count(*) FROM public.{q(table)}".encode()).fetchone()
+        return int(row[0]) if row else 0
+
+    def _archived(self, table: str) -> int:
+        row = self.target.execute(
+            f"SELECT count(*) FROM legacy_archive.{q(table)}".encode()
+        ).fetchone()
+        return int(row[0]) if row else 0
+
+    def _batch(
+        self, spec: ArchiveSpec, table: str, batch_no: int, last: int | None
+    ) -> BatchStats | None:
+        started = time.perf_counter()
+        where = "" if last is None else f" WHERE t.id > {int(last)}"
+        query = (
+            f"COPY (SELECT t.id::bigint, to_jsonb(t) FROM public.{q(table)} AS t{where}"
+            f" ORDER BY t.id LIMIT {int(self.ctx.batch_size)}) TO STDOUT (FORMAT BINARY)"
+        )
+        with self.target.transaction():
+            self.target.execute("TRUNCATE pg_temp.mdw_archive_stage")
+            with self.source.cursor() as src_cur, self.target.cursor() as dst_cur:
+                with (
+                    src_cur.copy(query.encode()) as out,
+                    dst_cur.copy(
+                        b"COPY pg_temp.mdw_archive_stage FROM STDIN (FORMAT BINARY)"
+                    ) as into,
+                ):
+                    for chunk in out:
+                        into.write(chunk)
+                rows = max(dst_cur.rowcount, 0)
+            if rows == 0:
+                return None
+            row = self.target.execute(
+                "SELECT max(legacy_id) FROM pg_temp.mdw_archive_stage"
+            ).fetchone()
+            hi = int(row[0]) if row and row[0] is not None else 0
+            self.target.execute(
+                f"INSERT INTO legacy_archive.{q(table)} AS a (legacy_id, row)"
+                " SELECT legacy_id, row FROM pg_temp.mdw_archive_stage"
+                " ON CONFLICT (legacy_id) DO UPDATE SET row = EXCLUDED.row,"
+                " archived_at = now() WHERE a.row IS DISTINCT FROM EXCLUDED.row".encode()
+            )
+            self.target.execute(control.CHECKPOINT, {"hi": hi, "entity": spec.name})
+        return BatchStats(
+            entity=spec.name,
+            batch_no=batch_no,
+            rows=rows,
+            migrated=rows,
+            excluded=0,
+            rejected=0,
+            last_key=hi,
+            seconds=time.perf_counter() - started,
+        )
+
+
+def validate_archive(spec: ArchiveSpec, source: Conn, target: Conn) -> dict[str, tuple[int, int]]:
+    """Per archived table: (legacy rows, archived rows)."""
+    tables: Sequence[str] = spec.tables_in(source)
+    out: dict[str, tuple[int, int]] = {}
+    for table in tables:
+        src = source.execute(f"SELECT count(*) FROM public.{q(table)}".encode()).fetchone()
+        exists = target.execute("SELECT to_regclass(%s)", [f"legacy_archive.{q(table)}"]).fetchone()
+        archived = 0
+        if exists and exists[0]:
+            row = target.execute(
+                f"SELECT count(*) FROM legacy_archive.{q(table)}".encode()
+            ).fetchone()
+            archived = int(row[0]) if row else 0
+        out[table] = (int(src[0]) if src else 0, archived)
+    return out
