@@ -64,6 +64,9 @@ def target_session(ep: Endpoint, statement_timeout_ms: int) -> Iterator[Conn]:
         # together with their checkpoints, so a resume redoes them); the run's final commit
         # is synchronous and flushes all of them.
         conn.execute("SET synchronous_commit = off")
+        # Before any temporary table exists: the staging and work tables of a large batch
+        # then stay in memory instead of spilling to temporary files.
+        conn.execute("SET temp_buffers = '128MB'")
         conn.execute(
             "SELECT set_config('statement_timeout', %s, false)", [str(statement_timeout_ms)]
         )

@@ -255,8 +255,13 @@ class EntityRunner:
             params["hi"] = hi
             target.execute(sqlgen.CLEAR_OUTCOMES, params)
             target.execute(sqlgen.CLEAR_ISSUES, params)
-            target.execute(sqlgen.upsert_target(spec).encode(), params)
-            target.execute(sqlgen.INSERT_ID_MAP, params)
+            fresh_row = target.execute(sqlgen.range_is_fresh(spec).encode(), params).fetchone()
+            if fresh_row and fresh_row[0]:
+                target.execute(sqlgen.insert_target(spec).encode(), params)
+                target.execute(sqlgen.INSERT_ID_MAP_FRESH, params)
+            else:
+                target.execute(sqlgen.upsert_target(spec).encode(), params)
+                target.execute(sqlgen.INSERT_ID_MAP, params)
             if excluded or rejected:
                 target.execute(sqlgen.INSERT_OUTCOMES, params)
             issues = sqlgen.insert_issues(spec)

@@ -161,8 +161,16 @@ def work_select(spec: EntitySpec) -> str:
             items.append(f"s.{q(ref.source)}::bigint AS {q(ref.legacy_column)}")
     flags = issue_flags(spec)
     items += [f"coalesce({_frag(f.condition)}, false) AS {q(f.flag)}" for f in flags]
-    raws = sorted({f.raw for f in flags if f.raw})
-    items += [f"s.{q(raw)} AS {q('_raw_' + raw)}" for raw in raws]
+    # A raw value is copied only for the rows that keep it: most rows need none, and a long
+    # text (a notification's context) would otherwise be written to `work` twice.
+    raws: dict[str, list[str]] = {}
+    for f in flags:
+        if f.raw:
+            raws.setdefault(f.raw, []).append(f"coalesce({_frag(f.condition)}, false)")
+    items += [
+        f"CASE WHEN {' OR '.join(conditions)} THEN s.{q(raw)} END AS {q('_raw_' + raw)}"
+        for raw, conditions in sorted(raws.items())
+    ]
     return f"SELECT {', '.join(items)} FROM ({computed}) AS s"
 
 
@@ -193,6 +201,23 @@ def _metadata_expr(spec: EntitySpec) -> str:
     return " || ".join(parts) if parts else "'{}'::jsonb"
 
 
+def range_is_fresh(spec: EntitySpec) -> str:
+    """True when neither the target nor the id map holds a row of the batch's key range: the
+    batch can then be plain INSERTs, cheaper than upserts (no speculative insertion)."""
+    legacy = q(spec.legacy_column)
+    return (
+        f"SELECT NOT EXISTS (SELECT 1 FROM public.{q(spec.target)}"
+        f" WHERE {legacy} > %(lo)s AND {legacy} <= %(hi)s)"
+        " AND NOT EXISTS (SELECT 1 FROM migration.id_map WHERE entity = %(entity)s"
+        " AND legacy_id > %(lo)s AND legacy_id <= %(hi)s)"
+    )
+
+
+def insert_target(spec: EntitySpec) -> str:
+    """Plain insert of a fresh key range (see `range_is_fresh`)."""
+    return upsert_target(spec).split(" ON CONFLICT ")[0]
+
+
 def upsert_target(spec: EntitySpec) -> str:
     """Insert new rows; update changed ones in place (same UUID); leave identical ones alone."""
     columns = spec.target_columns()
@@ -212,11 +237,12 @@ def upsert_target(spec: EntitySpec) -> str:
     )
 
 
-INSERT_ID_MAP = (
+INSERT_ID_MAP_FRESH = (
     "INSERT INTO migration.id_map (entity, legacy_id, id, run_id, batch_no)"
     f" SELECT %(entity)s, _legacy_id, _uuid, %(run_id)s, %(batch_no)s FROM {WORK}"
-    " WHERE _outcome IS NULL ON CONFLICT (entity, legacy_id) DO NOTHING"
+    " WHERE _outcome IS NULL"
 )
+INSERT_ID_MAP = INSERT_ID_MAP_FRESH + " ON CONFLICT (entity, legacy_id) DO NOTHING"
 
 # Outcomes and issues of the batch's key range are replaced, so a re-run reflects the source
 # as it is now (a row rejected before may migrate now that its parent exists).
