@@ -194,9 +194,14 @@ class EntityRunner:
         cur = self.source.execute(sqlgen.source_columns_query(spec))
         description = cur.description or []
         oids = [col.type_code for col in description]
+        # Without a type modifier, `character` means char(1) and `bit` bit(1): stage them
+        # under their unbounded names so no value is cut or refused.
         names: dict[int, str] = dict(
             self.source.execute(
-                "SELECT oid, format_type(oid, NULL) FROM pg_type WHERE oid = ANY(%s)", [oids]
+                "SELECT oid, CASE typname WHEN 'bpchar' THEN 'bpchar' WHEN '_bpchar' THEN"
+                " 'bpchar[]' WHEN 'bit' THEN 'varbit' WHEN '_bit' THEN 'varbit[]'"
+                " ELSE format_type(oid, NULL) END FROM pg_type WHERE oid = ANY(%s)",
+                [oids],
             ).fetchall()
         )
         return [(col.name, str(names[col.type_code])) for col in description]

@@ -1,0 +1,72 @@
+"""Engine behaviour that no single entity shows: staging types, fresh and re-run batches."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import psycopg
+
+from mdw_migrate.engine.migrate import RunOptions, migrate
+from mdw_migrate.engine.planner import Catalogue
+from mdw_migrate.engine.spec import Col, EntitySpec, Source
+from mdw_migrate.target import schema
+
+from .helpers import QuietReporter, rows
+
+SPEC = EntitySpec(
+    name="things",
+    source=Source.table("legacy_thing", ("code", "flags", "label")),
+    target="things",
+    legacy_column="legacy_thing_id",
+    columns=(
+        Col("code", "s.code::text"),
+        Col("flags", "s.flags::text"),
+        Col("label", "s.label"),
+    ),
+)
+
+
+def _run(source: str, target: str, batch_size: int) -> None:
+    options = RunOptions(
+        batch_size=batch_size,
+        batch_size_forced=True,
+        max_retry_attempts=0,
+        dry_run=False,
+        id_secret_env=None,
+        command="test",
+        arguments={},
+        source_identity={},
+        target_identity={},
+    )
+    catalogue = Catalogue(entities={"things": SPEC}, phases={})
+    with psycopg.connect(source) as s, psycopg.connect(target, autocommit=True) as t:
+        migrate(catalogue, ["things"], s, t, options, QuietReporter())
+
+
+def test_fixed_width_types_are_staged_without_losing_characters(
+    create_database: Callable[[str], str],
+) -> None:
+    source = create_database("eng_src")
+    target = create_database("eng_dst")
+    with psycopg.connect(source, autocommit=True) as conn:
+        conn.execute(
+            "CREATE TABLE legacy_thing (id integer PRIMARY KEY, code char(16), flags bit(5),"
+            " label varchar(3))"
+        )
+        conn.execute(
+            "INSERT INTO legacy_thing VALUES (1, '0101010101010101', B'10101', 'abc'),"
+            " (2, 'short', B'00000', NULL)"
+        )
+    with psycopg.connect(target, autocommit=True) as conn:
+        schema.apply(conn)
+        conn.execute(
+            "CREATE TABLE things (id uuid PRIMARY KEY, code text, flags text, label text,"
+            " legacy_thing_id bigint NOT NULL UNIQUE, metadata jsonb NOT NULL DEFAULT '{}',"
+            " created_at timestamptz DEFAULT now(), updated_at timestamptz DEFAULT now())"
+        )
+    _run(source, target, batch_size=1)
+    got = rows(target, "SELECT legacy_thing_id, code, flags, label FROM things ORDER BY 1")
+    assert got == [
+        {"legacy_thing_id": 1, "code": "0101010101010101", "flags": "10101", "label": "abc"},
+        {"legacy_thing_id": 2, "code": "short", "flags": "00000", "label": None},
+    ]
