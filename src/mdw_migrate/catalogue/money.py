@@ -212,8 +212,7 @@ global_settings = EntitySpec(
     ),
 )
 
-# Registered once the orders group (courses, orders, products) exists in the catalogue.
-READY: tuple[EntitySpec, ...] = (
+ENTITIES: tuple[EntitySpec, ...] = (
     sales_orders,
     purchases,
     payments,
@@ -222,5 +221,3 @@ READY: tuple[EntitySpec, ...] = (
     discounts,
     global_settings,
 )
-
-ENTITIES: tuple[EntitySpec, ...] = ()
