@@ -61,7 +61,11 @@ def test_payments_field_by_field(migrated: tuple[str, str, GenerationReport]) ->
             assert t[amount] == p[amount] and isinstance(t[amount], Decimal), (p["id"], amount)
         expected = "cancelled" if p["canceled"] else "completed" if p["paid"] else "pending"
         assert t["status"] == expected
-        assert (t["is_free"], t["netsuite"], t["paid_at"]) == (p["free"], p["netsuite"], p["made_at"])
+        assert (t["is_free"], t["netsuite"], t["paid_at"]) == (
+            p["free"],
+            p["netsuite"],
+            p["made_at"],
+        )
         assert t["order_id"] == orders.get(p["instruction_id"])
         assert t["legacy_instruction_id"] == p["instruction_id"]
         missing_order += p["instruction_id"] is not None and t["order_id"] is None
@@ -111,12 +115,15 @@ def test_offers_and_discounts(migrated: tuple[str, str, GenerationReport]) -> No
     for o in rows(source, "SELECT * FROM dispatch_offer"):
         t = offers.get(o["id"])
         if t is None:
-            assert scalar(
-                target,
-                "SELECT reason_code FROM migration.row_outcomes"
-                " WHERE entity = 'offers' AND legacy_id = %s",
-                o["id"],
-            ) == "ORPHAN_DOCTOR"
+            assert (
+                scalar(
+                    target,
+                    "SELECT reason_code FROM migration.row_outcomes"
+                    " WHERE entity = 'offers' AND legacy_id = %s",
+                    o["id"],
+                )
+                == "ORPHAN_DOCTOR"
+            )
             continue
         assert (t["price_both"], t["price_upper"], t["price_lower"]) == (
             o["price_both"], o["price_upper"], o["price_lower"],
