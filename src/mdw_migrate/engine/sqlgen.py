@@ -154,6 +154,9 @@ def work_select(spec: EntitySpec) -> str:
         f"{detail} AS _detail",
     ]
     items += [f"s.{q('_c_' + col.name)} AS {q(col.name)}" for col in spec.columns]
+    if spec.metadata:
+        # Computed with the row (it reads `s.*`); the upsert only sees `work`.
+        items.append(f"({_frag(spec.metadata)}) AS _metadata")
     for ref in spec.refs:
         if ref.column:
             items.append(f"{ref.alias} AS {q(ref.column)}")
@@ -187,7 +190,7 @@ def _metadata_expr(spec: EntitySpec) -> str:
     raw_flags = [f for f in issue_flags(spec) if f.raw]
     parts = []
     if spec.metadata:
-        parts.append(f"coalesce({_frag(spec.metadata)}, '{{}}'::jsonb)")
+        parts.append("coalesce(_metadata, '{}'::jsonb)")
     if raw_flags:
         any_flag = " OR ".join(q(f.flag) for f in raw_flags)
         pairs = ", ".join(
