@@ -36,6 +36,7 @@ def run(
     *,
     batch_size: int = 50,
     dry_run: bool = False,
+    workers: int = 1,
 ) -> RunOutcome:
     names = CATALOGUE.resolve(selection)
     options = RunOptions(
@@ -48,6 +49,9 @@ def run(
         arguments={"selection": selection},
         source_identity={"database": "test-source"},
         target_identity={"database": "test-target"},
+        workers=workers,
+        open_source=lambda: _open_source(source_conninfo),
+        open_target=lambda: psycopg.connect(target_conninfo, autocommit=True),
     )
     with (
         psycopg.connect(source_conninfo) as source,
@@ -56,6 +60,13 @@ def run(
         source.read_only = True
         source.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
         return migrate(CATALOGUE, names, source, target, options, QuietReporter())
+
+
+def _open_source(conninfo: str) -> psycopg.Connection[Any]:
+    conn = psycopg.connect(conninfo)
+    conn.read_only = True
+    conn.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
+    return conn
 
 
 def rows(conninfo: str, query: str, *params: object) -> list[dict[str, Any]]:

@@ -70,3 +70,30 @@ def test_fixed_width_types_are_staged_without_losing_characters(
         {"legacy_thing_id": 1, "code": "0101010101010101", "flags": "10101", "label": "abc"},
         {"legacy_thing_id": 2, "code": "short", "flags": "00000", "label": None},
     ]
+
+
+def test_parallel_workers_give_the_same_outcomes_as_one(
+    create_database: Callable[[str], str],
+) -> None:
+    from mdw_migrate.legacy.generator import generate
+
+    from .helpers import run
+
+    source = create_database("par_src")
+    generate(source, scale=0.005, seed=5)
+    results = {}
+    for workers in (1, 3):
+        target = create_database(f"par_dst{workers}")
+        with psycopg.connect(target, autocommit=True) as conn:
+            schema.apply(conn)
+        outcome = run(source, target, "orders-with-deps", batch_size=40, workers=workers)
+        assert [r.status for r in outcome.results] == ["completed"] * len(outcome.results)
+        results[workers] = (
+            {r.entity: (r.migrated, r.excluded, r.rejected) for r in outcome.results},
+            rows(target, "SELECT entity, legacy_id FROM migration.id_map ORDER BY 1, 2"),
+            rows(
+                target,
+                "SELECT entity, legacy_id, reason_code FROM migration.row_outcomes ORDER BY 1, 2",
+            ),
+        )
+    assert results[1] == results[3]

@@ -43,13 +43,32 @@ def connect(ep: Endpoint, **kwargs: Any) -> Conn:
         raise connection_failed(ep.side, str(ep.identity()["host"]), ep.dbname, reason) from exc
 
 
+def open_source(ep: Endpoint) -> Conn:
+    """A read-only session; its first statement opens a REPEATABLE READ snapshot that lasts
+    until the connection is closed (parallel workers import it)."""
+    conn = connect(ep, options="-c default_transaction_read_only=on")
+    conn.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
+    conn.read_only = True
+    return conn
+
+
+def open_target(ep: Endpoint, statement_timeout_ms: int) -> Conn:
+    conn = connect(ep, autocommit=True)
+    # Batches commit asynchronously (a crash of the target server may lose the last few,
+    # together with their checkpoints, so a resume redoes them); the run's final commit
+    # is synchronous and flushes all of them.
+    conn.execute("SET synchronous_commit = off")
+    # Before any temporary table exists: the staging and work tables of a large batch
+    # then stay in memory instead of spilling to temporary files.
+    conn.execute("SET temp_buffers = '128MB'")
+    conn.execute("SELECT set_config('statement_timeout', %s, false)", [str(statement_timeout_ms)])
+    return conn
+
+
 @contextmanager
 def source_session(ep: Endpoint) -> Iterator[Conn]:
-    """A read-only session holding one REPEATABLE READ snapshot for the whole run."""
-    conn = connect(ep, options="-c default_transaction_read_only=on")
+    conn = open_source(ep)
     try:
-        conn.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
-        conn.read_only = True
         yield conn
     finally:
         conn.rollback()
@@ -58,18 +77,8 @@ def source_session(ep: Endpoint) -> Iterator[Conn]:
 
 @contextmanager
 def target_session(ep: Endpoint, statement_timeout_ms: int) -> Iterator[Conn]:
-    conn = connect(ep, autocommit=True)
+    conn = open_target(ep, statement_timeout_ms)
     try:
-        # Batches commit asynchronously (a crash of the target server may lose the last few,
-        # together with their checkpoints, so a resume redoes them); the run's final commit
-        # is synchronous and flushes all of them.
-        conn.execute("SET synchronous_commit = off")
-        # Before any temporary table exists: the staging and work tables of a large batch
-        # then stay in memory instead of spilling to temporary files.
-        conn.execute("SET temp_buffers = '128MB'")
-        conn.execute(
-            "SELECT set_config('statement_timeout', %s, false)", [str(statement_timeout_ms)]
-        )
         yield conn
     finally:
         conn.close()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import getpass
 import json
+import os
 import re
 import sys
 from collections.abc import Callable, Iterator, Sequence
@@ -219,9 +220,20 @@ def plan(as_json: bool) -> None:
 @click.option("--dry-run", is_flag=True, help="Read and transform, write nothing, report.")
 @click.option("--batch-size", type=click.IntRange(1, 1_000_000), default=None)
 @click.option("--validate", "validate_after", is_flag=True, help="Validate after migrating.")
+@click.option(
+    "--workers",
+    type=click.IntRange(1, 64),
+    default=None,
+    help="Entities migrated at once (default: MAX_CONNECTIONS / 2, at most the CPU count).",
+)
 @json_option
 def migrate(
-    selection: str, dry_run: bool, batch_size: int | None, validate_after: bool, as_json: bool
+    selection: str,
+    dry_run: bool,
+    batch_size: int | None,
+    validate_after: bool,
+    workers: int | None,
+    as_json: bool,
 ) -> None:
     """Migrate a phase (core, core-with-patients, orders-with-deps, all) or one entity."""
     settings = settings_from_context()
@@ -230,7 +242,15 @@ def migrate(
         names = CATALOGUE.resolve(selection)
         endpoints = databases.resolve(settings)
         outcome, validations = _migrate(
-            endpoints, settings, names, selection, dry_run, batch_size, validate_after, as_json
+            endpoints,
+            settings,
+            names,
+            selection,
+            dry_run,
+            batch_size,
+            validate_after,
+            as_json,
+            workers,
         )
     _report_migration(outcome, validations, as_json)
     if outcome.interrupted or any(not v.passed for v in validations):
@@ -246,8 +266,11 @@ def _migrate(
     batch_size: int | None,
     validate_after: bool,
     as_json: bool,
+    workers: int | None = None,
 ) -> tuple[RunOutcome, list[EntityValidation]]:
     source_identity, target_identity = audit_identity(endpoints)
+    # Each worker holds a source and a target connection.
+    default_workers = max(1, min(settings.max_connections // 2, os.cpu_count() or 1))
     options = RunOptions(
         batch_size=batch_size or settings.batch_size,
         batch_size_forced=batch_size is not None or "batch_size" in settings.model_fields_set,
@@ -264,6 +287,9 @@ def _migrate(
         },
         source_identity=source_identity,
         target_identity=target_identity,
+        workers=workers or default_workers,
+        open_source=lambda: databases.open_source(endpoints.source),
+        open_target=lambda: databases.open_target(endpoints.target, settings.migration_timeout),
     )
     reporter: output.JsonReporter | output.RichReporter = (
         output.JsonReporter() if as_json else output.RichReporter(console)

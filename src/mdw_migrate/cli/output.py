@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import sys
+import threading
 import time
 from typing import Any
 
@@ -43,9 +44,14 @@ def human_duration(seconds: float) -> str:
     return f"{hours}h{minutes:02d}m{secs:02d}s"
 
 
+_EMIT = threading.Lock()
+
+
 def emit_json(obj: dict[str, Any]) -> None:
-    sys.stdout.write(json.dumps(obj, default=str) + "\n")
-    sys.stdout.flush()
+    line = json.dumps(obj, default=str) + "\n"
+    with _EMIT:  # parallel workers report at once; one whole line at a time
+        sys.stdout.write(line)
+        sys.stdout.flush()
 
 
 class RichReporter:

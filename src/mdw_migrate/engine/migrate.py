@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import threading
 import uuid
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
 import psycopg
+from psycopg import sql
 from psycopg.pq import TransactionStatus
 
 from .. import __version__
@@ -47,6 +50,11 @@ class RunOptions:
     source_identity: dict[str, Any]
     target_identity: dict[str, Any]
     should_stop: Callable[[], bool] = lambda: False
+    # Parallel workers: each opens its own source and target connection with these. One
+    # worker (or a dry run, which lives in one target transaction) runs in the caller's.
+    workers: int = 1
+    open_source: Callable[[], Conn] | None = None
+    open_target: Callable[[], Conn] | None = None
 
 
 def migrate(
@@ -99,18 +107,22 @@ def _run(
         dry_run=options.dry_run,
         should_stop=options.should_stop,
     )
-    runner = EntityRunner(source, target, ctx, reporter)
-    archiver = ArchiveRunner(source, target, ctx, reporter)
     status = "failed"
     try:
-        for name in names:
-            spec = catalogue.entities[name]
-            if isinstance(spec, ArchiveSpec):
-                outcome.results.append(archiver.run(spec))
-            else:
-                outcome.results.append(runner.run(spec))
-            if outcome.interrupted:
-                break
+        parallel = (
+            options.workers > 1
+            and not options.dry_run
+            and options.open_source is not None
+            and options.open_target is not None
+            and len(names) > 1
+        )
+        if parallel:
+            _run_parallel(catalogue, names, source, options, ctx, reporter, outcome)
+        else:
+            for name in names:
+                outcome.results.append(_run_one(catalogue, name, source, target, ctx, reporter))
+                if outcome.interrupted:
+                    break
         status = "interrupted" if outcome.interrupted else "completed"
     finally:
         outcome.ended_at = datetime.now(UTC)
@@ -120,6 +132,78 @@ def _run(
                 final = "dry_run" if options.dry_run else status
                 control.end_run(target, run_id, final, _counts(outcome))
     return outcome
+
+
+def _run_one(
+    catalogue: Catalogue, name: str, source: Conn, target: Conn, ctx: RunContext, reporter: Reporter
+) -> EntityResult:
+    spec = catalogue.entities[name]
+    if isinstance(spec, ArchiveSpec):
+        return ArchiveRunner(source, target, ctx, reporter).run(spec)
+    return EntityRunner(source, target, ctx, reporter).run(spec)
+
+
+def _run_parallel(
+    catalogue: Catalogue,
+    names: Sequence[str],
+    source: Conn,
+    options: RunOptions,
+    ctx: RunContext,
+    reporter: Reporter,
+    outcome: RunOutcome,
+) -> None:
+    """Runs entities whose dependencies are done on up to `workers` threads, each with its
+    own connections; every worker reads the coordinator's exported snapshot, so the whole
+    run still sees one consistent source."""
+    assert options.open_source is not None and options.open_target is not None
+    open_source, open_target = options.open_source, options.open_target
+    row = source.execute("SELECT pg_export_snapshot()").fetchone()
+    assert row is not None
+    snapshot = str(row[0])
+    failed = threading.Event()
+    worker_ctx = replace(ctx, should_stop=lambda: ctx.should_stop() or failed.is_set())
+
+    def work(name: str) -> EntityResult:
+        with open_source() as src, open_target() as dst:
+            src.execute(sql.SQL("SET TRANSACTION SNAPSHOT {}").format(sql.Literal(snapshot)))
+            try:
+                return _run_one(catalogue, name, src, dst, worker_ctx, reporter)
+            finally:
+                src.rollback()
+
+    selected = set(names)
+    pending = list(names)
+    done: set[str] = set()
+    results: dict[str, EntityResult] = {}
+    with ThreadPoolExecutor(max_workers=options.workers, thread_name_prefix="mdw") as pool:
+        running: dict[Future[EntityResult], str] = {}
+        error: BaseException | None = None
+        while pending or running:
+            if error is None and not worker_ctx.should_stop():
+                for name in list(pending):
+                    if len(running) >= options.workers:
+                        break
+                    deps = [d for d in catalogue.entities[name].deps if d in selected]
+                    if all(d in done for d in deps):
+                        pending.remove(name)
+                        running[pool.submit(work, name)] = name
+            if not running:
+                break
+            finished, _ = wait(running, return_when=FIRST_COMPLETED)
+            for future in finished:
+                name = running.pop(future)
+                try:
+                    result = future.result()
+                except BaseException as exc:  # the first failure stops the others
+                    failed.set()
+                    error = error or exc
+                    continue
+                results[name] = result
+                if result.status == "completed":
+                    done.add(name)
+        outcome.results.extend(results[n] for n in names if n in results)
+        if error is not None:
+            raise error
 
 
 def _counts(outcome: RunOutcome) -> dict[str, Any]:
