@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import psycopg
+import pytest
 
 from mdw_migrate.engine.migrate import RunOptions, migrate
 from mdw_migrate.engine.planner import Catalogue
@@ -97,3 +98,73 @@ def test_parallel_workers_give_the_same_outcomes_as_one(
             ),
         )
     assert results[1] == results[3]
+
+
+def _constraints(target: str) -> list[dict[str, object]]:
+    return rows(
+        target,
+        "SELECT conrelid::regclass::text AS tbl, conname, pg_get_constraintdef(oid) AS def"
+        " FROM pg_constraint WHERE connamespace = 'public'::regnamespace AND contype = 'f'"
+        " UNION ALL SELECT tablename, indexname, indexdef FROM pg_indexes"
+        " WHERE schemaname = 'public' ORDER BY 1, 2",
+    )
+
+
+def test_bulk_load_defers_and_restores_constraints_and_indexes(
+    create_database: Callable[[str], str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from mdw_migrate.engine import bulk
+    from mdw_migrate.legacy.generator import generate
+
+    from .helpers import run
+
+    source = create_database("bulk_src")
+    generate(source, scale=0.005, seed=8)
+    plain, bulked = create_database("bulk_a"), create_database("bulk_b")
+    for target in (plain, bulked):
+        with psycopg.connect(target, autocommit=True) as conn:
+            schema.apply(conn)
+    run(source, plain, "core-with-patients", batch_size=30)
+    expected = _constraints(bulked)
+    monkeypatch.setattr(bulk, "BULK_THRESHOLD", 1)
+    deferred: list[str] = []
+    real_defer = bulk.defer
+
+    def spy(conn: psycopg.Connection[tuple[object, ...]], entity: str, table: str) -> int:
+        count = real_defer(conn, entity, table)
+        deferred.append(entity)
+        return count
+
+    monkeypatch.setattr(bulk, "defer", spy)
+    run(source, bulked, "core-with-patients", batch_size=30)
+    assert "patients" in deferred  # the bulk path really ran
+    assert _constraints(bulked) == expected
+    assert rows(bulked, "SELECT * FROM migration.deferred_ddl") == []
+    query = "SELECT entity, legacy_id, reason_code FROM migration.row_outcomes ORDER BY 1, 2"
+    assert rows(bulked, query) == rows(plain, query)
+    counts = "SELECT entity, count(*) FROM migration.id_map GROUP BY 1 ORDER BY 1"
+    assert rows(bulked, counts) == rows(plain, counts)
+
+
+def test_constraints_left_deferred_by_a_crash_come_back_on_the_next_run(
+    create_database: Callable[[str], str],
+) -> None:
+    from mdw_migrate.engine import bulk
+    from mdw_migrate.legacy.generator import generate
+
+    from .helpers import run
+
+    source = create_database("crash_src")
+    generate(source, scale=0.002, seed=8)
+    target = create_database("crash_dst")
+    with psycopg.connect(target, autocommit=True) as conn:
+        schema.apply(conn)
+    expected = _constraints(target)
+    run(source, target, "core", batch_size=30)
+    # As if a run had deferred the patients' constraints and died before restoring them.
+    with psycopg.connect(target, autocommit=True) as conn, conn.transaction():
+        assert bulk.defer(conn, "patients", "patients") >= 3
+    assert _constraints(target) != expected
+    run(source, target, "patients", batch_size=30)
+    assert _constraints(target) == expected
+    assert rows(target, "SELECT * FROM migration.deferred_ddl") == []

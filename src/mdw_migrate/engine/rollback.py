@@ -8,7 +8,7 @@ from typing import Any
 import psycopg
 
 from ..errors import MigrationError
-from . import control, sqlgen
+from . import bulk, control, sqlgen
 from .archive import ArchiveSpec
 from .planner import Catalogue
 
@@ -39,6 +39,7 @@ def rollback(catalogue: Catalogue, names: Sequence[str], target: Conn) -> dict[s
                 removed[name] = _drop_archive(target)
                 target.execute("DELETE FROM migration.entity_progress WHERE entity = %s", [name])
                 continue
+            bulk.restore(target, name)
             cur = target.execute(
                 f"DELETE FROM public.{sqlgen.q(spec.target)} t USING migration.id_map m"
                 " WHERE m.entity = %s AND m.id = t.id",

@@ -16,6 +16,7 @@ from typing import Any, Protocol
 
 import psycopg
 from psycopg import ClientCursor, errors
+from psycopg.pq import TransactionStatus
 from psycopg.types.json import Jsonb
 from tenacity import (
     Retrying,
@@ -24,7 +25,7 @@ from tenacity import (
     wait_exponential,
 )
 
-from . import control, sqlgen
+from . import bulk, control, sqlgen
 from .spec import EntitySpec
 
 log = logging.getLogger("mdw_migrate.runner")
@@ -121,33 +122,47 @@ class EntityRunner:
             extra={"entity": spec.name, "action": "entity_started", "details": {"rows": total}},
         )
 
+        if not self.ctx.dry_run and total >= bulk.BULK_THRESHOLD:
+            with self.target.transaction():
+                if bulk.table_is_empty(self.target, spec.target):
+                    bulk.defer(self.target, spec.name, spec.target)
+
         last_key: int | None = None
-        while not self.ctx.should_stop():
-            stats = self._batch_with_retries(spec, result.batches + 1, last_key, batch_size)
-            if stats is None:
-                break
-            last_key = stats.last_key
-            result.batches += 1
-            result.processed += stats.rows
-            self.reporter.batch_done(stats)
-            log.info(
-                "batch processed",
-                extra={
-                    "entity": spec.name,
-                    "action": "batch_processed",
-                    "details": {
-                        "batchNumber": stats.batch_no,
-                        "recordsInBatch": stats.rows,
-                        "processingTime": f"{stats.seconds:.3f}s",
-                        "successCount": stats.migrated,
-                        "excludedCount": stats.excluded,
-                        "errorCount": stats.rejected,
-                        "lastLegacyId": stats.last_key,
+        try:
+            while not self.ctx.should_stop():
+                stats = self._batch_with_retries(spec, result.batches + 1, last_key, batch_size)
+                if stats is None:
+                    break
+                last_key = stats.last_key
+                result.batches += 1
+                result.processed += stats.rows
+                self.reporter.batch_done(stats)
+                log.info(
+                    "batch processed",
+                    extra={
+                        "entity": spec.name,
+                        "action": "batch_processed",
+                        "details": {
+                            "batchNumber": stats.batch_no,
+                            "recordsInBatch": stats.rows,
+                            "processingTime": f"{stats.seconds:.3f}s",
+                            "successCount": stats.migrated,
+                            "excludedCount": stats.excluded,
+                            "errorCount": stats.rejected,
+                            "lastLegacyId": stats.last_key,
+                        },
                     },
-                },
-            )
-            if stats.rows < batch_size:
-                break
+                )
+                if stats.rows < batch_size:
+                    break
+        finally:
+            # Constraints come back whether the pass completed or stopped; if the connection
+            # is gone, migration.deferred_ddl keeps them for the entity's next run.
+            if not self.target.broken and (
+                self.target.info.transaction_status == TransactionStatus.IDLE
+            ):
+                with self.target.transaction():
+                    bulk.restore(self.target, spec.name)
 
         stopped = self.ctx.should_stop()
         with self.target.transaction():

@@ -1,0 +1,84 @@
+"""Bulk load of a large, empty target table: its foreign keys and secondary indexes are
+dropped first and re-created once the table is full (copy, then index, then constraints, as
+pgcopydb does).
+
+Checking a foreign key row by row costs more than the insert itself; re-adding the key
+validates every row in one join. The values loaded are UUIDs resolved through the id map, so
+the re-added keys hold by construction, and if one did not, re-adding it fails loudly. Unique
+indexes stay: the upsert and the legacy-id guarantees need them. What was dropped is recorded
+in migration.deferred_ddl in the same transaction, so a crash in between is repaired by the
+entity's next run.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import psycopg
+
+from .sqlgen import q
+
+log = logging.getLogger("mdw_migrate.bulk")
+Conn = psycopg.Connection[tuple[Any, ...]]
+
+# Below this many source rows the per-row checks cost less than rebuilding afterwards.
+BULK_THRESHOLD = 50_000
+
+
+def table_is_empty(conn: Conn, table: str) -> bool:
+    row = conn.execute(f"SELECT NOT EXISTS (SELECT 1 FROM public.{q(table)})".encode()).fetchone()
+    return bool(row and row[0])
+
+
+def defer(conn: Conn, entity: str, table: str) -> int:
+    """Drops the table's foreign keys and non-unique indexes, recording how to re-create
+    them. Returns how many objects were deferred."""
+    relation = f"public.{q(table)}"
+    objects = conn.execute(
+        "SELECT conname, 'foreign_key', format('ALTER TABLE %%s ADD CONSTRAINT %%I %%s',"
+        " %s::text, conname, pg_get_constraintdef(oid))"
+        " FROM pg_constraint WHERE conrelid = %s::regclass AND contype = 'f'"
+        " UNION ALL"
+        " SELECT c.relname, 'index', pg_get_indexdef(i.indexrelid)"
+        " FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid"
+        " WHERE i.indrelid = %s::regclass AND NOT i.indisunique AND NOT i.indisprimary",
+        [relation, relation, relation],
+    ).fetchall()
+    for name, kind, create_sql in objects:
+        conn.execute(
+            "INSERT INTO migration.deferred_ddl (entity, object_name, kind, create_sql)"
+            " VALUES (%s, %s, %s, %s) ON CONFLICT DO NOTHING",
+            [entity, name, kind, create_sql],
+        )
+        if kind == "foreign_key":
+            conn.execute(f"ALTER TABLE {relation} DROP CONSTRAINT {q(name)}".encode())
+        else:
+            conn.execute(f"DROP INDEX public.{q(name)}".encode())
+    if objects:
+        log.info(
+            "constraints deferred",
+            extra={"entity": entity, "action": "bulk_defer", "details": {"objects": len(objects)}},
+        )
+    return len(objects)
+
+
+def restore(conn: Conn, entity: str) -> int:
+    """Re-creates what `defer` dropped for the entity (indexes first, then foreign keys)."""
+    rows = conn.execute(
+        "SELECT object_name, create_sql FROM migration.deferred_ddl WHERE entity = %s"
+        " ORDER BY kind DESC, object_name",
+        [entity],
+    ).fetchall()
+    for name, create_sql in rows:
+        conn.execute(create_sql.encode())
+        conn.execute(
+            "DELETE FROM migration.deferred_ddl WHERE entity = %s AND object_name = %s",
+            [entity, name],
+        )
+    if rows:
+        log.info(
+            "constraints restored",
+            extra={"entity": entity, "action": "bulk_restore", "details": {"objects": len(rows)}},
+        )
+    return len(rows)
