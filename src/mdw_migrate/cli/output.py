@@ -26,7 +26,7 @@ from rich.table import Table
 
 from ..engine.migrate import RunOutcome
 from ..engine.runner import BatchStats, EntityResult
-from ..engine.validate import EntityValidation
+from ..engine.validate import Check, EntityValidation
 
 
 def rss_mb() -> float:
@@ -193,7 +193,9 @@ def summary_table(outcome: RunOutcome) -> Table:
     title = "Migration summary" + (" (dry run: nothing was written)" if outcome.dry_run else "")
     table = Table(title=title)
     for header in ("entity", "source", "migrated", "excluded", "rejected", "duration", "rows/s"):
-        table.add_column(header, justify="left" if header == "entity" else "right")
+        table.add_column(
+            header, justify="left" if header == "entity" else "right", no_wrap=header == "entity"
+        )
     for r in outcome.results:
         table.add_row(
             r.entity,
@@ -220,16 +222,44 @@ def reasons_table(outcome: RunOutcome) -> Table | None:
 
 
 def validation_table(results: list[EntityValidation]) -> Table:
-    table = Table(title="Validation")
-    for header in ("entity", "check", "status", "expected", "actual"):
-        table.add_column(header)
+    """One row per entity: each check's status, with the numbers that explain a failure."""
+    table = Table(title="Validation (full JSON: ./logs/validation-*.json)")
+    for header in (
+        "entity",
+        "accounting",
+        "record count",
+        "references",
+        "data quality",
+        "money",
+        "status",
+    ):
+        table.add_column(header, no_wrap=header == "entity")
     for v in results:
+        by_type: dict[str, list[Check]] = {}
         for c in v.checks:
-            expected = c.details.get("expected", "")
-            actual = c.details.get("actual", c.details.get("foreignKeyViolations", ""))
-            if c.type == "data_quality":
-                expected, actual = "", f"{c.details.get('completeness')}% complete"
-            label = c.type + (f" {c.details['column']}" if "column" in c.details else "")
-            style = "green" if c.status == "passed" else "bold red"
-            table.add_row(v.entity, label, f"[{style}]{c.status}[/]", str(expected), str(actual))
+            by_type.setdefault(c.type, []).append(c)
+
+        def cell(kind: str, by_type: dict[str, list[Check]] = by_type) -> str:
+            checks = by_type.get(kind, [])
+            if not checks:
+                return "-"
+            failed = [c for c in checks if c.status != "passed"]
+            if kind == "data_quality":
+                return f"{checks[0].details.get('completeness')}%"
+            if not failed:
+                return f"[green]ok[/] ({len(checks)})" if kind == "money" else "[green]ok[/]"
+            first = failed[0].details
+            label = f" {first['column']}" if "column" in first else ""
+            return f"[bold red]failed{label}[/]: {first.get('expected')} vs {first.get('actual')}"
+
+        status = "[green]passed[/]" if v.passed else "[bold red]failed[/]"
+        table.add_row(
+            v.entity,
+            cell("accounting"),
+            cell("record_count"),
+            cell("referential_integrity"),
+            cell("data_quality"),
+            cell("money"),
+            status,
+        )
     return table
