@@ -139,3 +139,23 @@ def test_plan_accounts_for_every_legacy_table(env: dict[str, str]) -> None:
     assert len(plan["legacyTables"]) == 58
     order = [o["entity"] for o in plan["order"]]
     assert order.index("offices") < order.index("doctors") < order.index("patients")
+
+
+def test_a_contract_script_name_runs_its_entities_after_their_dependencies(
+    env: dict[str, str],
+) -> None:
+    generate(env["source"], scale=0.001, seed=2)
+    invoke("schema", "apply")
+    refused = invoke("migrate-tasks", "--batch-size=1000", "--json")
+    assert refused.exit_code == 3
+    error = json_lines(refused)[-1]
+    assert error["entity"] == "tasks" and error["error"]["code"] == "DEPENDENCY_NOT_MET"
+    assert "orders" in error["error"]["details"]["missingDependencies"]
+    assert invoke("migrate", "all", "--json", "--workers", "2").exit_code == 0
+    again = invoke("migrate-tasks", "--batch-size=1000", "--json")
+    assert again.exit_code == 0, again.output
+    done = [o for o in json_lines(again) if o["status"] == "success"]
+    assert [o["entity"] for o in done] == ["tasks"]
+    assert done[0]["results"]["totalRecords"] == scalar(
+        env["source"], "SELECT count(*) FROM dispatch_task"
+    )

@@ -79,3 +79,39 @@ def test_script_names_are_normalized_to_migrate() -> None:
         "migrate-tasks",
         "--batch-size=1000",
     ]
+
+
+@pytest.mark.parametrize(
+    ("script", "entities"),
+    [
+        ("migrate-tasks", ["tasks"]),
+        ("migrate-cases", ["cases", "order_cases"]),
+        ("migrate-dispatch-records", ["messages", "message_attachments"]),
+        ("migrate-communications", ["team_communications"]),
+        ("migrate-offers-and-discounts-fixed", ["offers", "discounts"]),
+        ("migrate-purchases-fixed", ["sales_orders", "purchases", "payments", "operations"]),
+        ("migrate-order-files", ["files", "order_files"]),
+        ("migrate-case-files-optimized", ["case_files"]),
+        ("migrate-doctor-notes", ["doctor_notes"]),
+        (
+            "migrate-technician-roles-complete",
+            ["technicians", "roles", "role_permissions", "technician_roles"],
+        ),
+        ("migrate-customer-feedback", ["customer_feedback"]),
+    ],
+)
+def test_contract_script_names_resolve_to_entity_groups(script: str, entities: list[str]) -> None:
+    assert CATALOGUE.resolve(script) == entities
+
+
+def test_all_runs_every_entity_and_the_archive_and_orders_with_deps_stops_at_orders() -> None:
+    everything = CATALOGUE.resolve("all")
+    assert len(everything) == len(CATALOGUE.entities) == 49
+    assert "legacy_archive" in everything and "system_messages" in everything
+    chain = CATALOGUE.resolve("orders-with-deps")
+    assert chain[-1] == "orders" and "courses" in chain and "patients" in chain
+    # Every dependency comes before its dependant.
+    position = {name: i for i, name in enumerate(everything)}
+    for name in everything:
+        for dep in CATALOGUE.entities[name].deps:
+            assert position[dep] < position[name], (dep, name)
