@@ -33,6 +33,18 @@ DOCTOR_SET_READS: dict[str, tuple[str, ...]] = {
 }
 
 
+def doctor_ref(source: str = "doctor_id") -> Ref:
+    """A doctor named by a legacy user id: optional, the legacy id kept next to it (rule 5)."""
+    return Ref(
+        "doctor", "doctors", source, column="doctor_id", legacy_column="legacy_doctor_user_id"
+    )
+
+
+def office_ref(source: str = "office_id") -> Ref:
+    """An office: optional, the legacy id kept next to it (rule 5)."""
+    return Ref("office", "offices", source, column="office_id", legacy_column="legacy_office_id")
+
+
 def cleaned(name: str, source: str | None = None) -> Col:
     return Col(name, f"migration.clean_text(s.{source or name})")
 
@@ -304,14 +316,8 @@ patients = EntitySpec(
     deps=("profiles", "doctors", "offices"),
     refs=(
         Ref("profile", "profiles", "user_id", column="profile_id", required=True),
-        Ref(
-            "doctor",
-            "doctors",
-            "doctor_id",
-            column="doctor_id",
-            legacy_column="legacy_doctor_user_id",
-        ),
-        Ref("office", "offices", "office_id", column="office_id", legacy_column="legacy_office_id"),
+        doctor_ref(),
+        office_ref(),
     ),
     columns=(
         Col("patient_number", "migration.padded_number('PAT-', s.id)"),

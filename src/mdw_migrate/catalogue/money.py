@@ -7,7 +7,7 @@ on both sides to the cent (rule 7).
 from __future__ import annotations
 
 from ..engine.spec import Col, EntitySpec, Ref, Source, enum_cols
-from .core import copied
+from .core import copied, doctor_ref, office_ref
 
 PAYMENT_AMOUNTS = (
     "tax_rate",
@@ -30,8 +30,8 @@ sales_orders = EntitySpec(
     legacy_column="legacy_order_id",
     deps=("doctors", "offices", "patients", "courses"),
     refs=(
-        Ref("doctor", "doctors", "doctor_id", "doctor_id", "legacy_doctor_user_id"),
-        Ref("office", "offices", "office_id", "office_id", "legacy_office_id"),
+        doctor_ref(),
+        office_ref(),
         Ref("patient", "patients", "patient_id", "patient_id", "legacy_patient_id"),
         Ref("course", "courses", "course_id", "course_id", "legacy_course_id"),
     ),
@@ -81,8 +81,8 @@ payments = EntitySpec(
     deps=("orders", "doctors", "offices", "sales_orders"),
     refs=(
         Ref("order", "orders", "instruction_id", "order_id", "legacy_instruction_id"),
-        Ref("doctor", "doctors", "doctor_id", "doctor_id", "legacy_doctor_user_id"),
-        Ref("office", "offices", "office_id", "office_id", "legacy_office_id"),
+        doctor_ref(),
+        office_ref(),
         Ref("sales_order", "sales_orders", "order_id", "sales_order_id", "legacy_order_id"),
     ),
     columns=(

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from ..engine.spec import Col, EntitySpec, Issue, Ref, Source, enum_cols
-from .core import PATIENT_STATUS, copied
+from .core import PATIENT_STATUS, copied, doctor_ref, office_ref
 
 
 def json_col(name: str, source: str | None = None) -> Col:
@@ -154,20 +154,8 @@ orders = EntitySpec(
     deps=("patients", "doctors", "offices", "courses"),
     refs=(
         Ref("patient", "patients", "patient_id", column="patient_id", required=True),
-        Ref(
-            "doctor",
-            "doctors",
-            "patient_doctor_id",
-            column="doctor_id",
-            legacy_column="legacy_doctor_user_id",
-        ),
-        Ref(
-            "office",
-            "offices",
-            "patient_office_id",
-            column="office_id",
-            legacy_column="legacy_office_id",
-        ),
+        doctor_ref("patient_doctor_id"),
+        office_ref("patient_office_id"),
         Ref("course", "courses", "course_id", column="course_id", legacy_column="legacy_course_id"),
     ),
     columns=(
@@ -294,14 +282,8 @@ cases = EntitySpec(
     deps=("patients", "doctors", "offices"),
     refs=(
         Ref("patient", "patients", "id", column="patient_id", required=True),
-        Ref(
-            "doctor",
-            "doctors",
-            "doctor_id",
-            column="doctor_id",
-            legacy_column="legacy_doctor_user_id",
-        ),
-        Ref("office", "offices", "office_id", column="office_id", legacy_column="legacy_office_id"),
+        doctor_ref(),
+        office_ref(),
     ),
     columns=(
         Col("case_number", "'CASE-' || s.id::text"),
