@@ -168,3 +168,36 @@ def test_constraints_left_deferred_by_a_crash_come_back_on_the_next_run(
     run(source, target, "patients", batch_size=30)
     assert _constraints(target) == expected
     assert rows(target, "SELECT * FROM migration.deferred_ddl") == []
+
+
+def test_a_large_entity_split_over_workers_gives_the_same_outcomes(
+    create_database: Callable[[str], str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from mdw_migrate.catalogue import CATALOGUE
+    from mdw_migrate.engine import runner
+    from mdw_migrate.engine.validate import validate
+    from mdw_migrate.legacy.generator import generate
+
+    from .helpers import run
+
+    source = create_database("split_src")
+    generate(source, scale=0.005, seed=6)
+    whole, split = create_database("split_a"), create_database("split_b")
+    for target in (whole, split):
+        with psycopg.connect(target, autocommit=True) as conn:
+            schema.apply(conn)
+    run(source, whole, "orders-with-deps", batch_size=25)
+    monkeypatch.setattr(runner, "SPLIT_THRESHOLD", 1)
+    outcome = run(source, split, "orders-with-deps", batch_size=25, workers=3)
+    assert all(r.status == "completed" for r in outcome.results)
+    for query in (
+        "SELECT entity, legacy_id FROM migration.id_map ORDER BY 1, 2",
+        "SELECT entity, legacy_id, reason_code FROM migration.row_outcomes ORDER BY 1, 2",
+        "SELECT entity, legacy_id, kind, column_name FROM migration.quality_issues"
+        " ORDER BY 1, 2, 3, 4",
+        "SELECT legacy_patient_id, patient_number, status, schemes FROM patients ORDER BY 1",
+    ):
+        assert rows(split, query) == rows(whole, query), query
+    with psycopg.connect(source) as s, psycopg.connect(split, autocommit=True) as t:
+        for name in CATALOGUE.resolve("orders-with-deps"):
+            assert validate(CATALOGUE, name, s, t).passed, name

@@ -106,16 +106,14 @@ def _run(
         max_retry_attempts=options.max_retry_attempts,
         dry_run=options.dry_run,
         should_stop=options.should_stop,
+        workers=options.workers,
+        open_source=options.open_source,
+        open_target=options.open_target,
+        snapshot=_export_snapshot(source) if _can_fan_out(options) else None,
     )
     status = "failed"
     try:
-        parallel = (
-            options.workers > 1
-            and not options.dry_run
-            and options.open_source is not None
-            and options.open_target is not None
-            and len(names) > 1
-        )
+        parallel = _can_fan_out(options) and len(names) > 1
         if parallel:
             _run_parallel(catalogue, names, source, options, ctx, reporter, outcome)
         else:
@@ -132,6 +130,22 @@ def _run(
                 final = "dry_run" if options.dry_run else status
                 control.end_run(target, run_id, final, _counts(outcome))
     return outcome
+
+
+def _can_fan_out(options: RunOptions) -> bool:
+    return (
+        options.workers > 1
+        and not options.dry_run
+        and options.open_source is not None
+        and options.open_target is not None
+    )
+
+
+def _export_snapshot(source: Conn) -> str:
+    """The source snapshot of the run, for workers to import (SET TRANSACTION SNAPSHOT)."""
+    row = source.execute("SELECT pg_export_snapshot()").fetchone()
+    assert row is not None
+    return str(row[0])
 
 
 def _run_one(
@@ -156,10 +170,8 @@ def _run_parallel(
     own connections; every worker reads the coordinator's exported snapshot, so the whole
     run still sees one consistent source."""
     assert options.open_source is not None and options.open_target is not None
-    open_source, open_target = options.open_source, options.open_target
-    row = source.execute("SELECT pg_export_snapshot()").fetchone()
-    assert row is not None
-    snapshot = str(row[0])
+    assert ctx.snapshot is not None
+    open_source, open_target, snapshot = options.open_source, options.open_target, ctx.snapshot
     failed = threading.Event()
     worker_ctx = replace(ctx, should_stop=lambda: ctx.should_stop() or failed.is_set())
 

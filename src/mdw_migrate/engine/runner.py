@@ -8,14 +8,16 @@ one COPY chunk at a time, so memory does not grow with the table.
 from __future__ import annotations
 
 import logging
+import threading
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
 import psycopg
-from psycopg import ClientCursor, errors
+from psycopg import ClientCursor, errors, sql
 from psycopg.pq import TransactionStatus
 from psycopg.types.json import Jsonb
 from tenacity import (
@@ -40,6 +42,8 @@ TRANSIENT = (
     errors.QueryCanceled,
 )
 MIN_KEY = -(2**63)
+# An entity this large has its key range split over the workers.
+SPLIT_THRESHOLD = 200_000
 
 
 @dataclass
@@ -96,6 +100,29 @@ class RunContext:
     dry_run: bool = False
     # Set by a signal handler: the run stops after the batch in flight.
     should_stop: Callable[[], bool] = lambda: False
+    # For splitting a large entity's key range over workers: how many, how they connect,
+    # and the source snapshot they all read.
+    workers: int = 1
+    open_source: Callable[[], Conn] | None = None
+    open_target: Callable[[], Conn] | None = None
+    snapshot: str | None = None
+
+    def can_split(self, rows: int) -> bool:
+        return (
+            self.workers > 1
+            and rows >= SPLIT_THRESHOLD
+            and not self.dry_run
+            and self.snapshot is not None
+            and self.open_source is not None
+            and self.open_target is not None
+        )
+
+
+@dataclass
+class PassResult:
+    batches: int = 0
+    processed: int = 0
+    last_key: int | None = None
 
 
 class EntityRunner:
@@ -127,34 +154,13 @@ class EntityRunner:
                 if bulk.table_is_empty(self.target, spec.target):
                     bulk.defer(self.target, spec.name, spec.target)
 
-        last_key: int | None = None
         try:
-            while not self.ctx.should_stop():
-                stats = self._batch_with_retries(spec, result.batches + 1, last_key, batch_size)
-                if stats is None:
-                    break
-                last_key = stats.last_key
-                result.batches += 1
-                result.processed += stats.rows
-                self.reporter.batch_done(stats)
-                log.info(
-                    "batch processed",
-                    extra={
-                        "entity": spec.name,
-                        "action": "batch_processed",
-                        "details": {
-                            "batchNumber": stats.batch_no,
-                            "recordsInBatch": stats.rows,
-                            "processingTime": f"{stats.seconds:.3f}s",
-                            "successCount": stats.migrated,
-                            "excludedCount": stats.excluded,
-                            "errorCount": stats.rejected,
-                            "lastLegacyId": stats.last_key,
-                        },
-                    },
-                )
-                if stats.rows < batch_size:
-                    break
+            if self.ctx.can_split(total):
+                done = self._split_passes(spec, batch_size, row)
+            else:
+                done = self._pass(spec, batch_size, None, None)
+            result.batches, result.processed = done.batches, done.processed
+            last_key = done.last_key
         finally:
             # Constraints come back whether the pass completed or stopped; if the connection
             # is gone, migration.deferred_ddl keeps them for the entity's next run.
@@ -196,6 +202,80 @@ class EntityRunner:
         )
         return result
 
+    def _pass(
+        self, spec: EntitySpec, batch_size: int, lo: int | None, hi: int | None
+    ) -> PassResult:
+        """Keyset batches over the key range (lo, hi] (open ends when None)."""
+        done = PassResult(last_key=lo)
+        while not self.ctx.should_stop():
+            stats = self._batch_with_retries(spec, done.batches + 1, done.last_key, batch_size, hi)
+            if stats is None:
+                break
+            done.last_key = stats.last_key
+            done.batches += 1
+            done.processed += stats.rows
+            self.reporter.batch_done(stats)
+            log.info(
+                "batch processed",
+                extra={
+                    "entity": spec.name,
+                    "action": "batch_processed",
+                    "details": {
+                        "batchNumber": stats.batch_no,
+                        "recordsInBatch": stats.rows,
+                        "processingTime": f"{stats.seconds:.3f}s",
+                        "successCount": stats.migrated,
+                        "excludedCount": stats.excluded,
+                        "errorCount": stats.rejected,
+                        "lastLegacyId": stats.last_key,
+                    },
+                },
+            )
+            if stats.rows < batch_size:
+                break
+        return done
+
+    def _split_passes(
+        self, spec: EntitySpec, batch_size: int, counts: tuple[Any, ...] | None
+    ) -> PassResult:
+        """Splits the key range into one contiguous range per worker; each worker runs its
+        own connections on the run's snapshot. Legacy ids are Django serials, so equal
+        widths give about equal work."""
+        assert counts is not None and counts[1] is not None and counts[2] is not None
+        high, low = int(counts[1]), int(counts[2])
+        parts = self.ctx.workers
+        width = max(1, -(-(high - low + 1) // parts))
+        bounds = [low - 1 + i * width for i in range(parts)] + [high]
+        ranges = [(bounds[i], min(bounds[i + 1], high)) for i in range(parts)]
+        ranges = [(lo, hi) for lo, hi in ranges if lo < hi]
+        failed = threading.Event()
+        ctx = replace(self.ctx, should_stop=lambda: self.ctx.should_stop() or failed.is_set())
+
+        def work(lo: int, hi: int) -> PassResult:
+            assert ctx.open_source and ctx.open_target and ctx.snapshot
+            with ctx.open_source() as src, ctx.open_target() as dst:
+                src.execute(
+                    sql.SQL("SET TRANSACTION SNAPSHOT {}").format(sql.Literal(ctx.snapshot))
+                )
+                try:
+                    runner = EntityRunner(src, dst, ctx, self.reporter)
+                    runner._prepare_temp_tables(spec)
+                    return runner._pass(spec, batch_size, lo, hi)
+                except BaseException:
+                    failed.set()
+                    raise
+                finally:
+                    src.rollback()
+
+        with ThreadPoolExecutor(max_workers=len(ranges), thread_name_prefix="mdw-range") as pool:
+            futures = [pool.submit(work, lo, hi) for lo, hi in ranges]
+            passes = [f.result() for f in futures]
+        return PassResult(
+            batches=sum(p.batches for p in passes),
+            processed=sum(p.processed for p in passes),
+            last_key=max((p.last_key for p in passes if p.last_key is not None), default=None),
+        )
+
     def _prepare_temp_tables(self, spec: EntitySpec) -> None:
         columns = self._source_column_types(spec)
         with self.target.transaction():
@@ -232,7 +312,12 @@ class EntityRunner:
         }
 
     def _batch_with_retries(
-        self, spec: EntitySpec, batch_no: int, last_key: int | None, batch_size: int
+        self,
+        spec: EntitySpec,
+        batch_no: int,
+        last_key: int | None,
+        batch_size: int,
+        upper: int | None = None,
     ) -> BatchStats | None:
         retrying = Retrying(
             retry=retry_if_exception_type(TRANSIENT),
@@ -254,16 +339,21 @@ class EntityRunner:
                 },
             ),
         )
-        return retrying(self._batch, spec, batch_no, last_key, batch_size)
+        return retrying(self._batch, spec, batch_no, last_key, batch_size, upper)
 
     def _batch(
-        self, spec: EntitySpec, batch_no: int, last_key: int | None, batch_size: int
+        self,
+        spec: EntitySpec,
+        batch_no: int,
+        last_key: int | None,
+        batch_size: int,
+        upper: int | None = None,
     ) -> BatchStats | None:
         started = time.perf_counter()
         target = self.target
         with target.transaction():
             target.execute("TRUNCATE pg_temp.mdw_stage, pg_temp.mdw_work")
-            rows = self._stage(spec, last_key, batch_size)
+            rows = self._stage(spec, last_key, batch_size, upper)
             if rows == 0:
                 return None
             params = self._params(spec, batch_no, MIN_KEY if last_key is None else last_key)
@@ -299,9 +389,11 @@ class EntityRunner:
             seconds=time.perf_counter() - started,
         )
 
-    def _stage(self, spec: EntitySpec, last_key: int | None, batch_size: int) -> int:
+    def _stage(
+        self, spec: EntitySpec, last_key: int | None, batch_size: int, upper: int | None
+    ) -> int:
         """Pipes one keyset batch from the source into the staging table, chunk by chunk."""
-        query = sqlgen.source_batch_query(spec, last_key, batch_size)
+        query = sqlgen.source_batch_query(spec, last_key, batch_size, upper)
         with self.source.cursor() as src_cur, self.target.cursor() as dst_cur:
             with (
                 src_cur.copy(query.encode()) as out,

@@ -66,10 +66,18 @@ def fallback_flag(spec: EntitySpec, col: Col) -> tuple[IssueFlag, IssueFlag | No
     return failed, recovered
 
 
-def source_batch_query(spec: EntitySpec, last_key: int | None, limit: int) -> str:
-    """The keyset query of one batch, as a COPY ... TO STDOUT (binary) of the source."""
+def source_batch_query(
+    spec: EntitySpec, last_key: int | None, limit: int, upper: int | None = None
+) -> str:
+    """The keyset query of one batch, as a COPY ... TO STDOUT (binary) of the source;
+    `upper` closes the key range of a split entity's worker."""
     key = q(spec.source.key)
-    where = "" if last_key is None else f" WHERE src.{key} > {int(last_key)}"
+    conditions = []
+    if last_key is not None:
+        conditions.append(f"src.{key} > {int(last_key)}")
+    if upper is not None:
+        conditions.append(f"src.{key} <= {int(upper)}")
+    where = f" WHERE {' AND '.join(conditions)}" if conditions else ""
     return (
         f"COPY (SELECT * FROM ({spec.source.query}) AS src{where}"
         f" ORDER BY src.{key} LIMIT {int(limit)}) TO STDOUT (FORMAT BINARY)"
@@ -77,7 +85,8 @@ def source_batch_query(spec: EntitySpec, last_key: int | None, limit: int) -> st
 
 
 def source_count_query(spec: EntitySpec) -> str:
-    return f"SELECT count(*), max(src.{q(spec.source.key)}) FROM ({spec.source.query}) AS src"
+    key = q(spec.source.key)
+    return f"SELECT count(*), max(src.{key}), min(src.{key}) FROM ({spec.source.query}) AS src"
 
 
 def source_columns_query(spec: EntitySpec) -> str:
