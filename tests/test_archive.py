@@ -69,8 +69,11 @@ def test_archive_copies_every_unread_table_row_for_row(
     )
 
     with psycopg.connect(target, autocommit=True) as conn:
-        removed = rollback.rollback(CATALOGUE, [LEGACY_ARCHIVE.name], conn)
-    assert removed["legacy_archive"] == total
+        (backup,) = rollback.rollback(CATALOGUE, [LEGACY_ARCHIVE.name], conn, "t1")
+    assert backup.entity == "legacy_archive" and backup.rows == total
+    # The archive tables moved to the backup schema, whole.
+    assert len(backup.restorable_copy) == len(expected_tables)
+    assert scalar(target, f"SELECT count(*) FROM {backup.restorable_copy[0]}") > 0
     assert (
         scalar(
             target,

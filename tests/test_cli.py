@@ -15,7 +15,7 @@ from mdw_migrate import embedded
 from mdw_migrate.cli.main import cli, normalize_argv
 from mdw_migrate.legacy.generator import generate
 
-from .helpers import scalar
+from .helpers import rows, scalar
 
 
 @pytest.fixture
@@ -158,4 +158,36 @@ def test_a_contract_script_name_runs_its_entities_after_their_dependencies(
     assert [o["entity"] for o in done] == ["tasks"]
     assert done[0]["results"]["totalRecords"] == scalar(
         env["source"], "SELECT count(*) FROM dispatch_task"
+    )
+
+
+def test_rollback_keeps_a_restorable_copy_and_metadata_without_personal_data(
+    env: dict[str, str],
+) -> None:
+    generate(env["source"], scale=0.002, seed=4)
+    invoke("schema", "apply")
+    assert invoke("migrate", "core-with-patients").exit_code == 0
+    before = scalar(env["target"], "SELECT count(*) FROM patients")
+    result = invoke("rollback", "patients", "--yes", "--json")
+    assert result.exit_code == 0, result.output
+    (metadata_path,) = Path("backups").glob("rollback-patients-*.json")
+    metadata = json.loads(metadata_path.read_text())
+    (entry,) = metadata["entities"]
+    assert entry["entity"] == "patients" and entry["rows"] == before
+    assert entry["legacyIdMin"] >= scalar(env["source"], "SELECT min(id) FROM dispatch_patient")
+    assert entry["checksum"].startswith("md5:")
+    (copy,) = entry["restorableCopy"]
+    assert scalar(env["target"], f"SELECT count(*) FROM {copy}") == before
+    assert scalar(env["target"], "SELECT count(*) FROM patients") == 0
+    emails = [r["email"] for r in rows(env["source"], "SELECT email FROM auth_user") if r["email"]]
+    text = metadata_path.read_text()
+    assert not any(email in text for email in emails)
+    # Restoring the copy and migrating again gives back the same rows under the same UUIDs.
+    with psycopg.connect(env["target"], autocommit=True) as conn:
+        conn.execute(f"INSERT INTO patients SELECT * FROM {copy}")
+    assert invoke("migrate", "patients").exit_code == 0
+    assert scalar(env["target"], "SELECT count(*) FROM patients") == before
+    assert (
+        scalar(env["target"], "SELECT count(*) FROM migration.id_map WHERE entity = 'patients'")
+        == before
     )

@@ -382,12 +382,53 @@ def rollback(selection: str, yes: bool, as_json: bool) -> None:
                         exit_code=EXIT_USAGE,
                     )
                 click.confirm(f"Delete the migrated rows of {', '.join(names)}?", abort=True)
-            removed = rollback_engine.rollback(CATALOGUE, names, target)
+            stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
+            backups = rollback_engine.rollback(CATALOGUE, names, target, stamp)
+        metadata = _write_backup_metadata(selection, stamp, endpoints, backups)
+    removed = {b.entity: b.rows for b in backups}
     if as_json:
-        output.emit_json({"status": "success", "entity": selection, "removed": removed})
+        output.emit_json(
+            {"status": "success", "entity": selection, "removed": removed, "backup": str(metadata)}
+        )
     else:
-        for name, count in removed.items():
-            console.print(f"{name}: {count:,} row(s) removed")
+        for backup in backups:
+            console.print(
+                f"{backup.entity}: {backup.rows:,} row(s) removed;"
+                f" copy kept in {', '.join(backup.restorable_copy[:1])}"
+                + (
+                    f" (+{len(backup.restorable_copy) - 1} more)"
+                    if backup.restorable_copy[1:]
+                    else ""
+                )
+            )
+        console.print(f"Backup metadata: {metadata}")
+
+
+def _write_backup_metadata(
+    selection: str,
+    stamp: str,
+    endpoints: databases.Endpoints,
+    backups: list[rollback_engine.Backup],
+) -> Path:
+    """./backups/rollback-<stamp>.json: counts, legacy id ranges, checksums and where the
+    restorable copies are (tables in the target's migration_backup schema); no row content."""
+    directory = Path("backups")
+    directory.mkdir(exist_ok=True)
+    path = directory / f"rollback-{selection}-{stamp}.json"
+    path.write_text(
+        json.dumps(
+            {
+                "createdAt": datetime.now(UTC).isoformat(),
+                "selection": selection,
+                "target": endpoints.target.identity(),
+                "entities": [b.to_dict() for b in backups],
+                "restore": "INSERT INTO public.<table> SELECT * FROM <restorableCopy>, then"
+                " 'mdw-migrate migrate <entity>' rebuilds the id map with the same UUIDs",
+            },
+            indent=2,
+        )
+    )
+    return path
 
 
 @cli.command()

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import psycopg
@@ -27,41 +29,99 @@ def check_rollback(catalogue: Catalogue, names: Sequence[str], target: Conn) -> 
         )
 
 
-def rollback(catalogue: Catalogue, names: Sequence[str], target: Conn) -> dict[str, int]:
+@dataclass
+class Backup:
+    """What a rollback removed for one entity, and where a restorable copy was kept. Ids,
+    counts and a checksum only: the copy itself stays in the target database."""
+
+    entity: str
+    rows: int
+    legacy_id_min: int | None
+    legacy_id_max: int | None
+    checksum: str
+    restorable_copy: list[str]
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "entity": self.entity,
+            "rows": self.rows,
+            "legacyIdMin": self.legacy_id_min,
+            "legacyIdMax": self.legacy_id_max,
+            "checksum": self.checksum,
+            "restorableCopy": self.restorable_copy,
+        }
+
+
+def rollback(catalogue: Catalogue, names: Sequence[str], target: Conn, stamp: str) -> list[Backup]:
     """Deletes, in reverse dependency order, each entity's target rows that the id map says the
-    tool created, then its id-map rows, outcomes, issues and progress. One transaction."""
+    tool created, then its id-map rows, outcomes, issues and progress; all in one transaction.
+
+    Before deleting, the rows are copied to `migration_backup.<entity>__<stamp>` (archive
+    tables are moved there), so an operator can see or restore what was there.
+    """
     check_rollback(catalogue, names, target)
-    removed: dict[str, int] = {}
+    backups: list[Backup] = []
     with target.transaction():
+        target.execute("CREATE SCHEMA IF NOT EXISTS migration_backup")
+        target.execute("REVOKE ALL ON SCHEMA migration_backup FROM PUBLIC")
         for name in reversed(catalogue.order(names)):
             spec = catalogue.entities[name]
             if isinstance(spec, ArchiveSpec):
-                removed[name] = _drop_archive(target)
+                backups.append(_move_archive(target, name, stamp))
                 target.execute("DELETE FROM migration.entity_progress WHERE entity = %s", [name])
                 continue
             bulk.restore(target, name)
-            cur = target.execute(
+            copy = f"migration_backup.{sqlgen.q(f'{name}__{stamp}')}"
+            legacy = sqlgen.q(spec.legacy_column)
+            target.execute(
+                f"CREATE TABLE {copy} AS SELECT t.* FROM public.{sqlgen.q(spec.target)} t"
+                " JOIN migration.id_map m ON m.id = t.id AND m.entity = %s",
+                [name],
+            )
+            backups.append(_describe(target, name, copy, legacy))
+            target.execute(
                 f"DELETE FROM public.{sqlgen.q(spec.target)} t USING migration.id_map m"
                 " WHERE m.entity = %s AND m.id = t.id",
                 [name],
             )
-            removed[name] = max(cur.rowcount, 0)
             for table in ("id_map", "row_outcomes", "quality_issues", "entity_progress"):
                 target.execute(f"DELETE FROM migration.{table} WHERE entity = %s", [name])
-    return removed
+    return backups
 
 
-def _drop_archive(target: Conn) -> int:
-    """The legacy_archive schema is the tool's own: its tables go with their rows."""
+def _describe(target: Conn, entity: str, copy: str, legacy: str) -> Backup:
+    # The checksum is computed in the database: no row content leaves it.
+    row = target.execute(
+        f"SELECT count(*), min(b.{legacy}), max(b.{legacy}),"
+        f" md5(coalesce(string_agg(md5(b::text), '' ORDER BY b.{legacy}), ''))"
+        f" FROM {copy} b".encode()
+    ).fetchone()
+    assert row is not None
+    return Backup(entity, int(row[0]), row[1], row[2], f"md5:{row[3]}", [copy])
+
+
+def _move_archive(target: Conn, entity: str, stamp: str) -> Backup:
+    """The legacy_archive schema is the tool's own: its tables move to the backup schema."""
     tables = [
         r[0]
         for r in target.execute(
             "SELECT table_name FROM information_schema.tables WHERE table_schema = 'legacy_archive'"
+            " ORDER BY 1"
         ).fetchall()
     ]
-    removed = 0
+    rows, low, high, sums, copies = 0, None, None, [], []
     for table in tables:
-        cur = target.execute(f"DELETE FROM legacy_archive.{sqlgen.q(table)}".encode())
-        removed += max(cur.rowcount, 0)
-        target.execute(f"DROP TABLE legacy_archive.{sqlgen.q(table)}".encode())
-    return removed
+        copy_name = f"legacy_archive__{table}__{stamp}"
+        target.execute(
+            f"ALTER TABLE legacy_archive.{sqlgen.q(table)} SET SCHEMA migration_backup".encode()
+        )
+        moved = f"migration_backup.{sqlgen.q(table)}"
+        target.execute(f"ALTER TABLE {moved} RENAME TO {sqlgen.q(copy_name)}".encode())
+        part = _describe(target, entity, f"migration_backup.{sqlgen.q(copy_name)}", "legacy_id")
+        rows += part.rows
+        low = part.legacy_id_min if low is None else min(low, part.legacy_id_min or low)
+        high = part.legacy_id_max if high is None else max(high, part.legacy_id_max or high)
+        sums.append(part.checksum)
+        copies.extend(part.restorable_copy)
+    checksum = "md5:" + hashlib.md5("".join(sums).encode()).hexdigest()
+    return Backup(entity, rows, low, high, checksum, copies)
