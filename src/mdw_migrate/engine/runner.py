@@ -392,17 +392,28 @@ class EntityRunner:
     def _stage(
         self, spec: EntitySpec, last_key: int | None, batch_size: int, upper: int | None
     ) -> int:
-        """Pipes one keyset batch from the source into the staging table, chunk by chunk."""
-        query = sqlgen.source_batch_query(spec, last_key, batch_size, upper)
+        return self._pipe(sqlgen.source_batch_query(spec, last_key, batch_size, upper))
+
+    def _pipe(self, query: str) -> int:
+        """Pipes a COPY ... TO STDOUT of the source into the staging table, chunk by chunk."""
+        into_stage = f"COPY {sqlgen.STAGE} FROM STDIN (FORMAT BINARY)".encode()
         with self.source.cursor() as src_cur, self.target.cursor() as dst_cur:
-            with (
-                src_cur.copy(query.encode()) as out,
-                dst_cur.copy(f"COPY {sqlgen.STAGE} FROM STDIN (FORMAT BINARY)".encode()) as into,
-            ):
+            with src_cur.copy(query.encode()) as out, dst_cur.copy(into_stage) as into:
                 for chunk in out:
                     into.write(chunk)
             # Read before the cursor closes: a closed cursor forgets its row count.
             return max(dst_cur.rowcount, 0)
+
+    def recompute(self, spec: EntitySpec, keys: list[int]) -> list[int]:
+        """Runs the given legacy rows through the mapping again, without writing anything
+        outside temporary tables, and returns the keys whose target row differs."""
+        self._prepare_temp_tables(spec)
+        with self.target.transaction(force_rollback=True):
+            self._pipe(sqlgen.source_keys_query(spec, keys))
+            self.target.execute(sqlgen.fill_work(spec).encode(), self._params(spec, 0, MIN_KEY))
+            self._apply_fallbacks(spec)
+            rows = self.target.execute(sqlgen.differing_rows(spec).encode()).fetchall()
+        return [int(r[0]) for r in rows]
 
     def _apply_fallbacks(self, spec: EntitySpec) -> None:
         for col in spec.columns:

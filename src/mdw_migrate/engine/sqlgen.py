@@ -84,6 +84,32 @@ def source_batch_query(
     )
 
 
+def source_keys_query(spec: EntitySpec, keys: list[int]) -> str:
+    """The source rows of the given keys (a validation sample), as a binary COPY."""
+    listed = ",".join(str(int(k)) for k in keys) or "NULL"
+    key = q(spec.source.key)
+    return (
+        f"COPY (SELECT * FROM ({spec.source.query}) AS src WHERE src.{key} IN ({listed}))"
+        " TO STDOUT (FORMAT BINARY)"
+    )
+
+
+def differing_rows(spec: EntitySpec) -> str:
+    """Legacy ids of sampled rows whose target row differs from what the mapping gives now."""
+    columns = ["id", *spec.target_columns(), "metadata"]
+    legacy = q(spec.legacy_column)
+    recomputed = ", ".join(
+        ["w._uuid", *[f"w.{q(c)}" for c in spec.target_columns()], _metadata_expr(spec, "w.")]
+    )
+    stored = ", ".join(f"t.{q(c)}" for c in columns)
+    return (
+        f"SELECT w._legacy_id FROM {WORK} w LEFT JOIN public.{q(spec.target)} t"
+        f" ON t.{legacy} = w._legacy_id WHERE w._outcome IS NULL"
+        f" AND (t.{legacy} IS NULL OR ({stored}) IS DISTINCT FROM ({recomputed}))"
+        " ORDER BY 1"
+    )
+
+
 def source_count_query(spec: EntitySpec) -> str:
     key = q(spec.source.key)
     return f"SELECT count(*), max(src.{key}), min(src.{key}) FROM ({spec.source.query}) AS src"
@@ -195,15 +221,16 @@ def fill_work(spec: EntitySpec) -> str:
     return f"INSERT INTO {WORK} {work_select(spec)}"
 
 
-def _metadata_expr(spec: EntitySpec) -> str:
+def _metadata_expr(spec: EntitySpec, prefix: str = "") -> str:
     raw_flags = [f for f in issue_flags(spec) if f.raw]
     parts = []
     if spec.metadata:
-        parts.append("coalesce(_metadata, '{}'::jsonb)")
+        parts.append(f"coalesce({prefix}_metadata, '{{}}'::jsonb)")
     if raw_flags:
-        any_flag = " OR ".join(q(f.flag) for f in raw_flags)
+        any_flag = " OR ".join(prefix + q(f.flag) for f in raw_flags)
         pairs = ", ".join(
-            f"'{f.raw}', CASE WHEN {q(f.flag)} THEN to_jsonb({q('_raw_' + (f.raw or ''))}) END"
+            f"'{f.raw}', CASE WHEN {prefix}{q(f.flag)}"
+            f" THEN to_jsonb({prefix}{q('_raw_' + (f.raw or ''))}) END"
             for f in raw_flags
         )
         parts.append(
