@@ -1,0 +1,444 @@
+"""The final validation as one self-contained HTML page a manager can open in a browser.
+
+No script, no external stylesheet, font or image, no network: inline CSS and inline SVG charts
+drawn here. Every text value is escaped. The page holds entity names, counts, sums and codes
+only, which is all an `EntityValidation` contains; secret-looking keys of the database
+descriptions are left out.
+"""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from typing import Any
+
+from .engine.validate import Check, EntityValidation
+
+CHECK_ORDER = ["accounting", "record_count", "referential_integrity", "data_quality", "money"]
+_SECRET_WORDS = ("password", "secret", "token", "key", "conninfo", "dsn", "url")
+
+# Okabe-Ito colours: distinguishable with colour-blindness; status never relies on colour alone.
+_GREY, _BLUE, _ORANGE, _VERMILION, _SKY, _PURPLE = (
+    "#6e7781",
+    "#0072b2",
+    "#e69f00",
+    "#d55e00",
+    "#56b4e9",
+    "#cc79a7",
+)
+_RED_TEXT, _RED_BAND = "#b42318", "#fdecea"
+
+_CSS = """
+body{font:15px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;color:#1f2328;
+ margin:0 auto;max-width:1180px;padding:24px}
+h1{margin:0 0 4px;font-size:26px}
+h2{margin:32px 0 8px;font-size:20px;border-bottom:1px solid #d0d7de}
+.meta{color:#57606a;margin:0 0 12px}
+.banner{display:inline-block;padding:6px 14px;border-radius:6px;font-weight:700;font-size:18px}
+.passed{background:#dafbe1;color:#116329}.failed{background:#ffebe9;color:#a40e26}
+.none{background:#eaeef2;color:#424a53}
+.cards{display:grid;grid-template-columns:repeat(auto-fit,minmax(124px,1fr));gap:10px;margin:16px 0}
+.card{border:1px solid #d0d7de;border-radius:6px;padding:8px 12px;font-size:14px}
+.card b{display:block;font-size:22px}
+table{border-collapse:collapse;margin:8px 0 16px;font-size:14px}
+th,td{border:1px solid #d0d7de;padding:4px 10px;text-align:left;vertical-align:top}
+thead th{background:#f6f8fa}td.num,th.num{text-align:right;font-variant-numeric:tabular-nums}
+td.passed,td.failed,td.none{font-weight:600}td small{font-weight:400;display:block}
+.scroll{overflow-x:auto}figure{margin:8px 0}
+figcaption{color:#57606a;font-size:13px}svg{max-width:100%;height:auto}
+@media print{body{padding:0}h2{break-after:avoid}figure,table{break-inside:avoid}}
+"""
+
+
+def _e(value: object) -> str:
+    return html.escape(str(value), quote=True)
+
+
+def _n(value: int) -> str:
+    return f"{value:,}"
+
+
+def _int(value: Any) -> int:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return 0
+
+
+def _dec(value: Any) -> Decimal | None:
+    try:
+        return Decimal(str(value))
+    except InvalidOperation:
+        return None
+
+
+def _money(value: Decimal | None, raw: Any = "") -> str:
+    return f"{value:,}" if value is not None else str(raw)
+
+
+@dataclass(frozen=True)
+class _Rows:
+    source: int
+    migrated: int
+    excluded: int
+    rejected: int
+
+    @property
+    def accounted(self) -> int:
+        return self.migrated + self.excluded + self.rejected
+
+
+@dataclass(frozen=True)
+class _MoneyLine:
+    entity: str
+    column: str
+    expected: Decimal | None
+    actual: Decimal | None
+    raw: tuple[Any, Any]
+    failed: bool
+
+    @property
+    def difference(self) -> Decimal | None:
+        if self.expected is None or self.actual is None:
+            return None
+        return self.actual - self.expected
+
+
+def _rows(result: EntityValidation) -> _Rows | None:
+    check = next((c for c in result.checks if c.type == "accounting"), None)
+    if check is None:
+        return None
+    d = check.details
+    if "migrated" in d:
+        return _Rows(
+            _int(d.get("expected")),
+            _int(d["migrated"]),
+            _int(d.get("excluded")),
+            _int(d.get("rejected")),
+        )
+    # The legacy archive: every source row is either archived or missing.
+    return _Rows(_int(d.get("expected")), _int(d.get("actual")), 0, 0)
+
+
+def _money_lines(results: Sequence[EntityValidation]) -> list[_MoneyLine]:
+    lines = []
+    for r in results:
+        for c in r.checks:
+            if c.type != "money":
+                continue
+            raw = (c.details.get("expected"), c.details.get("actual"))
+            exp, act = _dec(raw[0]), _dec(raw[1])
+            bad = c.status != "passed" or exp is None or act is None or exp != act
+            lines.append(_MoneyLine(r.entity, str(c.details.get("column", "")), exp, act, raw, bad))
+    return lines
+
+
+def _note(checks: list[Check]) -> str:
+    """A short reading of one entity's checks of one type."""
+    d = checks[0].details
+    match checks[0].type:
+        case "accounting" | "record_count":
+            return f"{_n(_int(d.get('actual')))} of {_n(_int(d.get('expected')))}"
+        case "referential_integrity":
+            return f"{_n(_int(d.get('foreignKeyViolations')))} dangling"
+        case "data_quality":
+            return f"{d.get('completeness', '?')} % complete"
+        case "money":
+            ok = sum(c.status == "passed" for c in checks)
+            return f"{ok} of {len(checks)} equal"
+    return ""
+
+
+def _status_cell(checks: list[Check]) -> str:
+    if not checks:
+        return '<td class="none">not run</td>'
+    status = "passed" if all(c.status == "passed" for c in checks) else "failed"
+    return f'<td class="{status}">{status}<small>{_e(_note(checks))}</small></td>'
+
+
+# ------------------------------------------------------------------------------------ charts
+
+
+@dataclass(frozen=True)
+class _Bar:
+    segments: tuple[tuple[str, float, str], ...]  # (name, value, colour)
+    text: str
+
+
+@dataclass(frozen=True)
+class _Group:
+    label: str
+    bars: tuple[_Bar, ...]
+    alert: str = ""  # words shown in red under the label, and a red band behind the group
+
+
+_BAR_H, _GAP, _PAD = 16, 4, 12
+_CHAR_W, _BOLD_W = 7.6, 8.2  # generous average glyph widths at 13px, so text is never cut
+
+
+def _svg_chart(
+    label: str, desc: str, groups: Sequence[_Group], legend: Sequence[tuple[str, str]]
+) -> str:
+    """A horizontal bar chart: one group of bars per label, one shared linear scale."""
+    label_w = min(max((len(g.label) for g in groups), default=10) * _BOLD_W + 20, 300)
+    value_w = max((len(b.text) for g in groups for b in g.bars), default=0) * _CHAR_W + 16
+    width = max(1000, label_w + 360 + value_w)  # at least 360 px of bars; the page scales it
+    top = 34 if legend else 10
+    heights = [max(len(g.bars) * (_BAR_H + _GAP) - _GAP, 34 if g.alert else 16) for g in groups]
+    height = top + sum(h + 2 * _PAD for h in heights) + 10 + (0 if groups else 30)
+    biggest = max((sum(s[1] for s in b.segments) for g in groups for b in g.bars), default=0.0)
+    scale = (width - label_w - value_w) / biggest if biggest > 0 else 0.0
+    out = [
+        f'<svg role="img" aria-label="{_e(label)}" viewBox="0 0 {width:.0f} {height:.0f}"'
+        f' width="{width:.0f}" height="{height:.0f}"'
+        ' font-family="system-ui,sans-serif" font-size="13">',
+        f"<title>{_e(label)}</title><desc>{_e(desc)}</desc>",
+    ]
+    x = 0.0
+    for name, colour in legend:
+        out.append(f'<rect x="{x:.0f}" y="8" width="14" height="14" fill="{colour}"/>')
+        out.append(f'<text x="{x + 19:.0f}" y="20">{_e(name)}</text>')
+        x += len(name) * 7.5 + 44
+    if not groups:
+        out.append(f'<text x="0" y="{top + 20}" fill="#57606a">Nothing to show.</text>')
+    y = float(top)
+    for group, h in zip(groups, heights, strict=True):
+        if group.alert:
+            out.append(
+                f'<rect x="0" y="{y:.0f}" width="{width:.0f}" height="{h + 2 * _PAD}"'
+                f' fill="{_RED_BAND}"/>'
+            )
+        fits = int((label_w - 16) / _BOLD_W)
+        shown = group.label if len(group.label) <= fits else group.label[: fits - 1] + "…"
+        mid = y + _PAD + h / 2
+        label_y = mid - 4 if group.alert else mid + 4
+        out.append(
+            f'<text x="6" y="{label_y:.0f}" font-weight="600">'
+            f"<title>{_e(group.label)}</title>{_e(shown)}</text>"
+        )
+        if group.alert:
+            out.append(
+                f'<text x="6" y="{mid + 12:.0f}" fill="{_RED_TEXT}" font-weight="700">'
+                f"{_e(group.alert)}</text>"
+            )
+        by = y + _PAD
+        for bar in group.bars:
+            bx = label_w
+            for name, value, colour in bar.segments:
+                if value <= 0:
+                    continue
+                w = max(value * scale, 1.5)
+                out.append(
+                    f'<rect x="{bx:.1f}" y="{by:.0f}" width="{w:.1f}" height="{_BAR_H}"'
+                    f' fill="{colour}"><title>{_e(name)}: {_e(f"{value:,.2f}".removesuffix(".00"))}'
+                    "</title></rect>"
+                )
+                bx += w
+            fill = _RED_TEXT if group.alert else "#1f2328"
+            out.append(
+                f'<text x="{bx + 6:.1f}" y="{by + 12:.0f}" fill="{fill}">{_e(bar.text)}</text>'
+            )
+            by += _BAR_H + _GAP
+        y += h + 2 * _PAD
+    out.append("</svg>")
+    return "".join(out)
+
+
+def _figure(svg: str, caption: str) -> str:
+    return f"<figure>{svg}<figcaption>{_e(caption)}</figcaption></figure>"
+
+
+# ------------------------------------------------------------------------------------ page
+
+
+def _table(headers: Sequence[str], rows: Sequence[Sequence[str]], numeric: set[int]) -> str:
+    """A table from already-escaped cells; `numeric` are the columns aligned right."""
+    if not rows:
+        return '<p class="meta">None.</p>'
+    head = "".join(
+        f'<th scope="col"{" class=num" if i in numeric else ""}>{_e(h)}</th>'
+        for i, h in enumerate(headers)
+    )
+    body = []
+    for row in rows:
+        cells = []
+        for i, cell in enumerate(row):
+            if i == 0:
+                cells.append(f'<th scope="row">{cell}</th>')
+            elif cell.startswith("<td"):
+                cells.append(cell)
+            else:
+                cells.append(f"<td{' class=num' if i in numeric else ''}>{cell}</td>")
+        body.append(f"<tr>{''.join(cells)}</tr>")
+    table = f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
+    return f'<div class="scroll">{table}</div>'
+
+
+def _word(ok: bool) -> str:
+    return '<td class="passed">passed</td>' if ok else '<td class="failed">failed</td>'
+
+
+def _endpoint(side: str, description: Mapping[str, object]) -> str:
+    shown = [
+        f"{_e(k)}: {_e(v)}"
+        for k, v in description.items()
+        if not any(word in str(k).lower() for word in _SECRET_WORDS)
+    ]
+    return f"<li><b>{_e(side)}</b> — {', '.join(shown) or 'not described'}</li>"
+
+
+def _rows_chart(rows: Mapping[str, _Rows]) -> str:
+    groups = [
+        _Group(
+            entity,
+            (
+                _Bar((("source", x.source, _GREY),), f"source {_n(x.source)}"),
+                _Bar(
+                    (
+                        ("migrated", x.migrated, _BLUE),
+                        ("excluded", x.excluded, _ORANGE),
+                        ("rejected", x.rejected, _VERMILION),
+                    ),
+                    f"accounted {_n(x.accounted)} = {_n(x.migrated)} migrated"
+                    f" + {_n(x.excluded)} excluded + {_n(x.rejected)} rejected",
+                ),
+            ),
+            "" if x.accounted == x.source else "MISMATCH",
+        )
+        for entity, x in rows.items()
+    ]
+    desc = (
+        f"Source rows against migrated, excluded and rejected rows for {len(groups)} entities;"
+        f" {sum(bool(g.alert) for g in groups)} do not add up."
+    )
+    legend = [("source", _GREY), ("migrated", _BLUE), ("excluded", _ORANGE)]
+    return _svg_chart("Rows per entity", desc, groups, [*legend, ("rejected", _VERMILION)])
+
+
+def _money_chart(money: Sequence[_MoneyLine]) -> str:
+    groups = []
+    for m in money:
+        text = f"actual {_money(m.actual, m.raw[1])}"
+        if m.failed:
+            text += f" (difference {_money(m.difference, '?')}) FAILED"
+        expected = float(abs(m.expected)) if m.expected is not None else 0.0
+        actual = float(abs(m.actual)) if m.actual is not None else 0.0
+        bars = (
+            _Bar((("expected", expected, _SKY),), f"expected {_money(m.expected, m.raw[0])}"),
+            _Bar((("actual", actual, _BLUE),), text),
+        )
+        groups.append(_Group(f"{m.entity} · {m.column}", bars, "NOT EQUAL" if m.failed else ""))
+    desc = (
+        f"Source sum against target sum for {len(money)} money columns;"
+        f" {sum(m.failed for m in money)} differ."
+    )
+    legend = [("expected (source)", _SKY), ("actual (target)", _BLUE)]
+    return _svg_chart("Money reconciliation", desc, groups, legend)
+
+
+def render_html(
+    results: Sequence[EntityValidation],
+    *,
+    title: str,
+    generated_at: datetime,
+    source: Mapping[str, object],
+    target: Mapping[str, object],
+) -> str:
+    """The whole report as one HTML document."""
+    failed = [r for r in results if not r.passed]
+    rows = {r.entity: x for r in results if (x := _rows(r)) is not None}
+    money = _money_lines(results)
+    kinds: dict[str, int] = {}
+    for r in results:
+        for issue in r.issues:
+            kind = str(issue.get("kind", "unknown"))
+            kinds[kind] = kinds.get(kind, 0) + _int(issue.get("count"))
+    ranked = sorted(kinds.items(), key=lambda kv: (-kv[1], kv[0]))
+    issues_chart = _svg_chart(
+        "Data-quality issues by kind",
+        "; ".join(f"{k}: {_n(n)}" for k, n in ranked) or "No data-quality issues.",
+        [_Group(k, (_Bar((("issues", n, _PURPLE),), _n(n)),)) for k, n in ranked],
+        [],
+    )
+    status = "none" if not results else "failed" if failed else "passed"
+    banner = {"none": "NO ENTITIES VALIDATED", "failed": "FAILED", "passed": "PASSED"}[status]
+    cards = [
+        ("Entities passed", _n(len(results) - len(failed))),
+        ("Entities failed", _n(len(failed))),
+        *((name, _n(sum(getattr(x, name.lower()) for x in rows.values()))) for name in
+          ("Source", "Migrated", "Excluded", "Rejected")),
+        ("Data-quality issues", _n(sum(kinds.values()))),
+        ("Money columns equal", f"{sum(not m.failed for m in money)} of {len(money)}"),
+    ]  # fmt: skip
+
+    types = [t for t in CHECK_ORDER if any(c.type == t for r in results for c in r.checks)]
+    types += sorted({c.type for r in results for c in r.checks} - set(types))
+    check_rows = [
+        [_e(r.entity), _word(r.passed), *(_status_cell([c for c in r.checks if c.type == t])
+                                          for t in types)]
+        for r in results
+    ]  # fmt: skip
+    accounting_rows = [
+        [_e(e), *map(_n, (x.source, x.migrated, x.excluded, x.rejected, x.accounted)),
+         _word(x.source == x.accounted)]
+        for e, x in rows.items()
+    ]  # fmt: skip
+    money_rows = [
+        [*map(_e, (m.entity, m.column, _money(m.expected, m.raw[0]), _money(m.actual, m.raw[1]))),
+         f'<td class="num{" failed" if m.failed else ""}">{_e(_money(m.difference, "?"))}</td>',
+         _word(not m.failed)]
+        for m in money
+    ]  # fmt: skip
+    issue_rows = [
+        [_e(r.entity), _e(i.get("kind", "")), _e(i.get("column") or "—"), _n(_int(i.get("count")))]
+        for r in results
+        for i in r.issues
+    ]
+    advice = [
+        f"<li><b>{_e(r.entity)}</b>: {_e(text)}</li>" for r in results for text in r.recommendations
+    ]
+    return "\n".join([
+        "<!DOCTYPE html>",
+        '<html lang="en"><head><meta charset="utf-8">',
+        '<meta name="viewport" content="width=device-width, initial-scale=1">',
+        "<meta http-equiv=\"Content-Security-Policy\""
+        " content=\"default-src 'none'; style-src 'unsafe-inline'\">",
+        f"<title>{_e(title)}</title><style>{_CSS}</style></head><body>",
+        f"<header><h1>{_e(title)}</h1>",
+        f'<p class="meta">Generated {_e(generated_at.isoformat(timespec="seconds"))}</p>',
+        f'<p class="banner {status}">Overall: {banner}</p>',
+        f'<ul class="meta">{_endpoint("Source", source)}{_endpoint("Target", target)}</ul>',
+        '<div class="cards">',
+        *(f'<div class="card">{_e(k)}<b>{_e(v)}</b></div>' for k, v in cards),
+        "</div></header><main>",
+        "<section><h2>Checks by entity</h2>",
+        _table(["Entity", "Overall", *types], check_rows, set()),
+        "</section><section><h2>Rows per entity</h2>",
+        _figure(_rows_chart(rows), "Top bar: rows in the source. Bottom bar: where they went."
+                " A red band and MISMATCH mark an entity whose rows do not add up."),
+        _table(["Entity", "Source", "Migrated", "Excluded", "Rejected", "Accounted", "Status"],
+               accounting_rows, {1, 2, 3, 4, 5}),
+        "</section><section><h2>Data-quality issues</h2>",
+        _figure(issues_chart, "Issues of each kind, summed over all entities."),
+        _table(["Entity", "Kind", "Column", "Count"], issue_rows, {3}),
+        "</section><section><h2>Money reconciliation</h2>",
+        _figure(_money_chart(money), "Source sum against target sum per money column; they"
+                " must be equal to the cent. A red band and NOT EQUAL mark a difference."),
+        _table(["Entity", "Column", "Expected (source)", "Actual (target)", "Difference",
+                "Status"], money_rows, {2, 3, 4}),
+        "</section><section><h2>Recommendations</h2>",
+        f"<ul>{''.join(advice)}</ul>" if advice else '<p class="meta">None.</p>',
+        "</section></main></body></html>",
+    ])  # fmt: skip
+
+
+def write_report(directory: Path, html_text: str, stamp: str) -> Path:
+    """Writes `validation-final-<stamp>.html` into `directory` and returns its path."""
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / f"validation-final-{stamp}.html"
+    path.write_text(html_text, encoding="utf-8")
+    return path
