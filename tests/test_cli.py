@@ -156,6 +156,13 @@ def test_a_contract_script_name_runs_its_entities_after_their_dependencies(
     assert again.exit_code == 0, again.output
     done = [o for o in json_lines(again) if o["status"] == "success"]
     assert [o["entity"] for o in done] == ["tasks"]
+    final = invoke("validate", "final", "--json")
+    assert final.exit_code == 0, final.output
+    objects = json_lines(final)
+    entities = {o["entity"] for o in objects if "validation" in o}
+    assert {"legacy_archive", "system_messages", "payments"} <= entities
+    html = Path(objects[-1]["report"]).read_text()
+    assert "system_messages" in html and "http://" not in html and "https://" not in html
     assert done[0]["results"]["totalRecords"] == scalar(
         env["source"], "SELECT count(*) FROM dispatch_task"
     )

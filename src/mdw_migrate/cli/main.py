@@ -19,7 +19,7 @@ from psycopg import sql
 from rich.console import Console
 from rich.table import Table
 
-from .. import __version__, databases, logs
+from .. import __version__, databases, logs, report
 from ..catalogue import CATALOGUE, LEGACY_TABLES
 from ..config import EMBEDDED_TARGET_DB, Settings
 from ..engine import rollback as rollback_engine
@@ -116,23 +116,23 @@ def generate(scale: float, seed: int, force: bool, as_json: bool) -> None:
     logs.configure(Path("logs"), settings.log_level)
     with handled(as_json):
         endpoints = databases.resolve(settings)
-        report = _generate(endpoints, scale, seed, force)
+        generated = _generate(endpoints, scale, seed, force)
     if as_json:
-        output.emit_json({"status": "success", "generate": report.to_dict()})
+        output.emit_json({"status": "success", "generate": generated.to_dict()})
         return
     table = Table(title=f"Synthetic legacy database (scale {scale}, seed {seed})")
     table.add_column("table")
     table.add_column("rows", justify="right")
-    for name, rows in sorted(report.tables.items()):
+    for name, rows in sorted(generated.tables.items()):
         table.add_row(name, f"{rows:,}")
     console.print(table)
     quirks = Table(title="Quirks (known numbers)")
     quirks.add_column("quirk")
     quirks.add_column("count", justify="right")
-    for name, count in sorted(report.quirks.items()):
+    for name, count in sorted(generated.quirks.items()):
         quirks.add_row(name, f"{count:,}")
     console.print(quirks)
-    console.print(f"{sum(report.tables.values()):,} rows in {report.seconds:.1f}s")
+    console.print(f"{sum(generated.tables.values()):,} rows in {generated.seconds:.1f}s")
 
 
 def _generate(
@@ -339,11 +339,17 @@ def _write_validation(validations: list[EntityValidation], selection: str) -> Pa
 @click.argument("selection")
 @json_option
 def validate(selection: str, as_json: bool) -> None:
-    """Validate migrated entities: accounting, counts, references, data quality, money."""
+    """Validate migrated entities: accounting, counts, references, data quality, money.
+
+    `validate final` covers every entity and the legacy archive and also writes a
+    self-contained HTML report to ./logs/.
+    """
     settings = settings_from_context()
     logs.configure(Path("logs"), settings.log_level)
+    final = selection.strip().lower() == "final"
+    report_path: Path | None = None
     with handled(as_json):
-        names = CATALOGUE.resolve(selection)
+        names = CATALOGUE.resolve("all" if final else selection)
         endpoints = databases.resolve(settings)
         with (
             databases.source_session(endpoints.source) as source,
@@ -351,11 +357,25 @@ def validate(selection: str, as_json: bool) -> None:
         ):
             results = [validate_unit(CATALOGUE, n, source, target) for n in names]
         _write_validation(results, selection)
+        if final:
+            now = datetime.now(UTC)
+            html_text = report.render_html(
+                results,
+                title="MDW migration: final validation",
+                generated_at=now,
+                source=endpoints.source.identity(),
+                target=endpoints.target.identity(),
+            )
+            report_path = report.write_report(Path("logs"), html_text, f"{now:%Y%m%dT%H%M%S}")
     if as_json:
         for v in results:
             output.emit_json(v.to_contract())
+        if report_path:
+            output.emit_json({"status": "success", "report": str(report_path)})
     else:
         console.print(output.validation_table(results))
+        if report_path:
+            console.print(f"HTML report: {report_path}")
     if any(not v.passed for v in results):
         sys.exit(EXIT_FAILED)
 
@@ -505,10 +525,10 @@ def demo(scale: float, seed: int, batch_size: int | None) -> None:
         assert endpoints.server is not None
         _reset_database(endpoints.server.admin_conninfo(), EMBEDDED_TARGET_DB)
         console.print(f"[bold]2/4[/] Generating the synthetic legacy database (scale {scale})")
-        report = _generate(endpoints, scale, seed, force=True)
+        generated = _generate(endpoints, scale, seed, force=True)
         console.print(
-            f"      {sum(report.tables.values()):,} rows in {len(report.tables)} tables,"
-            f" {report.seconds:.1f}s"
+            f"      {sum(generated.tables.values()):,} rows in {len(generated.tables)} tables,"
+            f" {generated.seconds:.1f}s"
         )
         console.print("[bold]3/4[/] Applying the target schema")
         with databases.connect(endpoints.target, autocommit=True) as conn:
@@ -518,6 +538,19 @@ def demo(scale: float, seed: int, batch_size: int | None) -> None:
             endpoints, settings, CATALOGUE.resolve("all"), "all", False, batch_size, True, False
         )
     _report_migration(outcome, validations, False)
+    now = datetime.now(UTC)
+    html_path = report.write_report(
+        Path("logs"),
+        report.render_html(
+            validations,
+            title="MDW migration demo: validation",
+            generated_at=now,
+            source=endpoints.source.identity(),
+            target=endpoints.target.identity(),
+        ),
+        f"{now:%Y%m%dT%H%M%S}",
+    )
+    console.print(f"HTML report: {html_path}")
     passed = all(v.passed for v in validations)
     console.print(
         "[bold green]Validation passed.[/]" if passed else "[bold red]Validation failed.[/]"
