@@ -198,3 +198,39 @@ def test_rollback_keeps_a_restorable_copy_and_metadata_without_personal_data(
         scalar(env["target"], "SELECT count(*) FROM migration.id_map WHERE entity = 'patients'")
         == before
     )
+
+
+def test_every_command_is_audited_and_tampering_is_detected(env: dict[str, str]) -> None:
+    generate(env["source"], scale=0.001, seed=3)
+    assert invoke("schema", "apply").exit_code == 0
+    assert invoke("migrate", "patients").exit_code == 3  # refused: dependencies
+    assert invoke("migrate", "core", "--batch-size", "20").exit_code == 0
+    assert invoke("validate", "core").exit_code == 0
+    assert invoke("rollback", "doctor_offices", "--yes").exit_code == 0
+    lines = [json.loads(x) for x in Path("audit/audit.jsonl").read_text().splitlines()]
+    assert [(r["command"], r["outcome"], r["errorCode"]) for r in lines] == [
+        ("schema apply", "success", None),
+        ("migrate", "refused", "DEPENDENCY_NOT_MET"),
+        ("migrate", "success", None),
+        ("validate", "success", None),
+        ("rollback", "success", None),
+    ]
+    assert lines[2]["counts"]["offices"]["migrated"] == scalar(
+        env["source"], "SELECT count(*) FROM dispatch_office"
+    )
+    assert lines[2]["arguments"]["batchSize"] == 20
+    assert lines[2]["target"]["database"] and "password" not in json.dumps(lines[2]["target"])
+    text = Path("audit/audit.jsonl").read_text()
+    assert "never-printed-password" not in text
+    # schema apply created migration.audit_log before its own record was written.
+    assert scalar(env["target"], "SELECT count(*) FROM migration.audit_log") == 5
+    verified = invoke("audit", "verify", "--json")
+    assert verified.exit_code == 0 and json_lines(verified)[0]["records"] == 5
+    # Someone edits a count: the chain breaks at that line.
+    lines[2]["counts"]["offices"]["migrated"] += 1
+    Path("audit/audit.jsonl").write_text(
+        "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in lines)
+    )
+    broken = invoke("audit", "verify", "--json")
+    assert broken.exit_code == 1
+    assert any("line 3" in p for p in json_lines(broken)[0]["problems"])

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import getpass
 import json
+import logging
 import os
 import re
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
@@ -19,7 +21,7 @@ from psycopg import sql
 from rich.console import Console
 from rich.table import Table
 
-from .. import __version__, databases, logs, report
+from .. import __version__, audit, databases, logs, report
 from ..catalogue import CATALOGUE, LEGACY_TABLES
 from ..config import EMBEDDED_TARGET_DB, Settings
 from ..engine import rollback as rollback_engine
@@ -33,6 +35,7 @@ from ..target import schema as target_schema
 from . import output
 
 F = TypeVar("F", bound=Callable[..., Any])
+log = logging.getLogger("mdw_migrate.cli")
 console = Console(stderr=False)
 err_console = Console(stderr=True)
 
@@ -86,6 +89,83 @@ def handled(as_json: bool) -> Iterator[None]:
         yield
     except MigrationError as exc:
         fail(exc, as_json)
+
+
+# Errors that mean "the tool declined", not "something broke".
+_REFUSALS = {
+    "DEPENDENCY_NOT_MET",
+    "DEPENDENTS_EXIST",
+    "CONFIRMATION_REQUIRED",
+    "UNKNOWN_ENTITY",
+    "SCHEMA_INCOMPATIBLE",
+    "SOURCE_NOT_EMPTY",
+}
+AUDIT_DIR = Path("audit")
+
+
+@dataclass
+class Trail:
+    """What a command reports to the audit trail: set as the command learns it."""
+
+    endpoints: databases.Endpoints | None = None
+    counts: dict[str, Any] = field(default_factory=dict)
+    outcome: audit.Outcome = "success"
+    error_code: str | None = None
+
+
+@contextmanager
+def audited(command: str, arguments: dict[str, Any]) -> Iterator[Trail]:
+    """Appends one record to ./audit/ (and to migration.audit_log when the target can take
+    it) however the command ends. Arguments are the parsed options only."""
+    trail = Trail()
+    try:
+        yield trail
+    except MigrationError as exc:
+        trail.outcome = "refused" if exc.code in _REFUSALS else "failed"
+        trail.error_code = exc.code
+        raise
+    except click.Abort:
+        trail.outcome, trail.error_code = "refused", "ABORTED"
+        raise
+    except KeyboardInterrupt:
+        trail.outcome, trail.error_code = "interrupted", "INTERRUPTED"
+        raise
+    except Exception as exc:
+        trail.outcome, trail.error_code = "failed", "UNEXPECTED_ERROR"
+        log.error(
+            "unexpected error", extra={"action": "error", "details": {"type": type(exc).__name__}}
+        )
+        raise
+    finally:
+        source = dict(trail.endpoints.source.identity()) if trail.endpoints else None
+        target = dict(trail.endpoints.target.identity()) if trail.endpoints else None
+        record = audit.append(
+            AUDIT_DIR,
+            command,
+            {**arguments, "user": getpass.getuser()},
+            source,
+            target,
+            trail.counts,
+            trail.outcome,
+            trail.error_code,
+        )
+        if trail.endpoints is not None:
+            _audit_to_target(trail.endpoints, record)
+
+
+def _audit_to_target(endpoints: databases.Endpoints, record: audit.AuditRecord) -> None:
+    # Best effort: the file is the record of truth; a target that is down or has no
+    # migration.audit_log yet (before `schema apply`) must not turn a result into an error.
+    try:
+        with databases.connect(endpoints.target, autocommit=True) as conn:
+            exists = conn.execute("SELECT to_regclass('migration.audit_log')").fetchone()
+            if exists and exists[0]:
+                audit.record_to_db(conn, record)
+    except (MigrationError, psycopg.Error) as exc:
+        log.warning(
+            "audit copy to target skipped",
+            extra={"action": "audit_db_skipped", "details": {"error": type(exc).__name__}},
+        )
 
 
 def audit_identity(endpoints: databases.Endpoints) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -162,11 +242,12 @@ def schema_apply(as_json: bool) -> None:
     """Create or upgrade the target schema and the migration control schema (idempotent)."""
     settings = settings_from_context()
     logs.configure(Path("logs"), settings.log_level)
-    with handled(as_json):
-        endpoints = databases.resolve(settings)
+    with handled(as_json), audited("schema apply", {}) as trail:
+        endpoints = trail.endpoints = databases.resolve(settings)
         with databases.connect(endpoints.target, autocommit=True) as conn:
             applied = target_schema.apply(conn)
             versions = target_schema.versions(conn)
+        trail.counts = {"stepsApplied": len(applied), "stepsTotal": len(versions)}
     if as_json:
         output.emit_json({"status": "success", "applied": applied, "versions": versions})
     else:
@@ -238,9 +319,16 @@ def migrate(
     """Migrate a phase (core, core-with-patients, orders-with-deps, all) or one entity."""
     settings = settings_from_context()
     logs.configure(Path("logs"), settings.log_level)
-    with handled(as_json):
+    arguments = {
+        "selection": selection,
+        "dryRun": dry_run,
+        "batchSize": batch_size,
+        "validate": validate_after,
+        "workers": workers,
+    }
+    with handled(as_json), audited("migrate", arguments) as trail:
         names = CATALOGUE.resolve(selection)
-        endpoints = databases.resolve(settings)
+        endpoints = trail.endpoints = databases.resolve(settings)
         outcome, validations = _migrate(
             endpoints,
             settings,
@@ -252,6 +340,11 @@ def migrate(
             as_json,
             workers,
         )
+        trail.counts = _counts_of(outcome)
+        if outcome.interrupted:
+            trail.outcome, trail.error_code = "interrupted", "INTERRUPTED"
+        elif any(not v.passed for v in validations):
+            trail.outcome, trail.error_code = "failed", "VALIDATION_FAILED"
     _report_migration(outcome, validations, as_json)
     if outcome.interrupted or any(not v.passed for v in validations):
         sys.exit(EXIT_FAILED)
@@ -307,6 +400,18 @@ def _migrate(
     return outcome, validations
 
 
+def _counts_of(outcome: RunOutcome) -> dict[str, Any]:
+    return {
+        r.entity: {
+            "source": r.source_rows,
+            "migrated": r.migrated,
+            "excluded": r.excluded,
+            "rejected": r.rejected,
+        }
+        for r in outcome.results
+    }
+
+
 def _report_migration(
     outcome: RunOutcome, validations: list[EntityValidation], as_json: bool
 ) -> None:
@@ -348,15 +453,19 @@ def validate(selection: str, as_json: bool) -> None:
     logs.configure(Path("logs"), settings.log_level)
     final = selection.strip().lower() == "final"
     report_path: Path | None = None
-    with handled(as_json):
+    with handled(as_json), audited("validate", {"selection": selection}) as trail:
         names = CATALOGUE.resolve("all" if final else selection)
-        endpoints = databases.resolve(settings)
+        endpoints = trail.endpoints = databases.resolve(settings)
         with (
             databases.source_session(endpoints.source) as source,
             databases.target_session(endpoints.target, settings.migration_timeout) as target,
         ):
             results = [validate_unit(CATALOGUE, n, source, target) for n in names]
         _write_validation(results, selection)
+        failed_entities = sum(not v.passed for v in results)
+        trail.counts = {"entities": len(results), "failed": failed_entities}
+        if failed_entities:
+            trail.outcome, trail.error_code = "failed", "VALIDATION_FAILED"
         if final:
             now = datetime.now(UTC)
             html_text = report.render_html(
@@ -388,9 +497,9 @@ def rollback(selection: str, yes: bool, as_json: bool) -> None:
     """Delete the rows the tool created for a phase or entity (reverse dependency order)."""
     settings = settings_from_context()
     logs.configure(Path("logs"), settings.log_level)
-    with handled(as_json):
+    with handled(as_json), audited("rollback", {"selection": selection, "yes": yes}) as trail:
         names = CATALOGUE.resolve(selection)
-        endpoints = databases.resolve(settings)
+        endpoints = trail.endpoints = databases.resolve(settings)
         with databases.target_session(endpoints.target, settings.migration_timeout) as target:
             rollback_engine.check_rollback(CATALOGUE, names, target)
             if not yes:
@@ -405,6 +514,7 @@ def rollback(selection: str, yes: bool, as_json: bool) -> None:
             stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
             backups = rollback_engine.rollback(CATALOGUE, names, target, stamp)
         metadata = _write_backup_metadata(selection, stamp, endpoints, backups)
+        trail.counts = {"removed": {b.entity: b.rows for b in backups}}
     removed = {b.entity: b.rows for b in backups}
     if as_json:
         output.emit_json(
@@ -449,6 +559,39 @@ def _write_backup_metadata(
         )
     )
     return path
+
+
+@cli.group("audit")
+def audit_group() -> None:
+    """The audit trail in ./audit/."""
+
+
+@audit_group.command("verify")
+@json_option
+def audit_verify(as_json: bool) -> None:
+    """Check that no audit record was edited, removed, inserted or reordered."""
+    result = audit.verify(AUDIT_DIR)
+    if as_json:
+        output.emit_json(
+            {
+                "status": "success" if result.ok else "error",
+                "records": result.records,
+                "problems": result.problems,
+            }
+        )
+    else:
+        if result.ok:
+            console.print(f"Audit trail intact: {result.records} record(s), chain verified.")
+        else:
+            err_console.print(f"[bold red]Audit trail damaged[/] ({result.records} record(s)):")
+            for problem in result.problems:
+                err_console.print(f"  {problem}")
+            err_console.print(
+                "[bold]What to do:[/] keep this copy as evidence, and compare it with"
+                " migration.audit_log in the target database"
+            )
+    if not result.ok:
+        sys.exit(EXIT_FAILED)
 
 
 @cli.command()
