@@ -428,3 +428,15 @@ def test_dry_run_reports_and_writes_nothing(
                   "migration.id_map", "migration.row_outcomes", "migration.runs",
                   "migration.entity_progress", "migration.quality_issues"):  # fmt: skip
         assert scalar(target, f"SELECT count(*) FROM {table}") == 0, table
+
+
+def test_validation_lists_duplicate_emails_and_test_accounts(
+    legacy: Legacy, migrated: str
+) -> None:
+    from mdw_migrate.engine.validate import validate
+
+    with psycopg.connect(legacy.conninfo) as s, psycopg.connect(migrated, autocommit=True) as t:
+        result = validate(CATALOGUE, "profiles", s, t)
+    issues = {i["kind"]: i for i in result.issues}
+    assert issues["duplicate_email"]["count"] == legacy.report.quirks["duplicate_email_users"]
+    assert issues["test_account"]["count"] == legacy.report.quirks["test_accounts"]

@@ -174,6 +174,7 @@ profiles = EntitySpec(
         copied("last_login_at", "last_login"),
         copied("created_at", "date_joined"),
     ),
+    duplicates=("email",),
     issues=(
         Issue(
             "test_account",

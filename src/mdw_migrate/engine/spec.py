@@ -143,6 +143,9 @@ class EntitySpec:
     metadata: str | None = None
     # Money columns, for the validator's sums (source column, target column).
     money: tuple[tuple[str, str], ...] = ()
+    # Target columns whose repeated values the validator lists (e.g. duplicate emails, which
+    # migrate unmerged): across the whole table, so not a per-row issue.
+    duplicates: tuple[str, ...] = ()
     batch_size: int | None = None
     description: str = ""
     # SQL run once after the last batch of a complete pass, in one transaction, with the

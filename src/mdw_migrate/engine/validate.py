@@ -274,6 +274,21 @@ def validate_entity(
         )
     )
     issues = [{"kind": k, "column": c, "count": int(n)} for k, c, n in issue_rows]
+    for column in spec.duplicates:
+        row = target.execute(
+            f"SELECT count(*), count(DISTINCT {sqlgen.q(column)}) FROM {table}"
+            f" WHERE {sqlgen.q(column)} IN (SELECT {sqlgen.q(column)} FROM {table}"
+            f"  WHERE {sqlgen.q(column)} IS NOT NULL GROUP BY 1 HAVING count(*) > 1)"
+        ).fetchone()
+        if row and row[0]:
+            issues.append(
+                {
+                    "kind": f"duplicate_{column}",
+                    "column": column,
+                    "count": int(row[0]),
+                    "distinctValues": int(row[1]),
+                }
+            )
 
     if spec.money:
         not_migrated = [
