@@ -605,8 +605,10 @@ def status(as_json: bool) -> None:
             exists = conn.execute("SELECT to_regclass('migration.entity_progress')").fetchone()
             rows = (
                 conn.execute(
-                    "SELECT entity, status, source_rows, migrated, excluded, rejected,"
-                    " last_legacy_id, batches, updated_at FROM migration.entity_progress"
+                    "SELECT p.entity, p.status, p.source_rows, p.migrated, p.excluded, p.rejected,"
+                    " p.last_legacy_id, p.batches, p.updated_at, r.id, r.command, r.started_at,"
+                    " r.ended_at, r.status FROM migration.entity_progress p"
+                    " LEFT JOIN migration.runs r ON r.id = p.run_id"
                 ).fetchall()
                 if exists and exists[0]
                 else []
@@ -623,6 +625,15 @@ def status(as_json: bool) -> None:
             "lastCheckpoint": states[name][6] if name in states else None,
             "batches": states[name][7] if name in states else 0,
             "updatedAt": states[name][8] if name in states else None,
+            "lastRun": {
+                "id": str(states[name][9]),
+                "command": states[name][10],
+                "startedAt": states[name][11].isoformat(),
+                "endedAt": states[name][12].isoformat() if states[name][12] else None,
+                "status": states[name][13],
+            }
+            if name in states and states[name][9]
+            else None,
         }
         for name in CATALOGUE.order(CATALOGUE.entities)
     ]
@@ -630,23 +641,23 @@ def status(as_json: bool) -> None:
         output.emit_json({"status": "success", "entities": items})
         return
     table = Table(title="Migration status")
-    for header in ("entity", "state", "source", "migrated", "excluded", "rejected", "checkpoint"):
-        table.add_column(header)
+    headers = (
+        "entity",
+        "state",
+        "source",
+        "migrated",
+        "excluded",
+        "rejected",
+        "checkpoint",
+        "last run",
+    )
+    for header in headers:
+        table.add_column(header, no_wrap=header == "entity")
+    keys = ("entity", "state", "sourceRows", "migrated", "excluded", "rejected", "lastCheckpoint")
     for item in items:
-        table.add_row(
-            *[
-                str(item[k]) if item[k] is not None else "-"
-                for k in (
-                    "entity",
-                    "state",
-                    "sourceRows",
-                    "migrated",
-                    "excluded",
-                    "rejected",
-                    "lastCheckpoint",
-                )
-            ]
-        )
+        run = item["lastRun"]
+        last = f"{run['startedAt'][:19]} {run['status']}" if isinstance(run, dict) else "-"
+        table.add_row(*[str(item[k]) if item[k] is not None else "-" for k in keys], last)
     console.print(table)
 
 

@@ -1,0 +1,79 @@
+"""Every --json output of migrate, validate, rollback and status matches the JSON Schema kept
+in src/mdw_migrate/schemas/."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import psycopg
+import pytest
+from click.testing import CliRunner
+
+from mdw_migrate import embedded
+from mdw_migrate.cli.main import cli, normalize_argv
+from mdw_migrate.legacy.generator import generate
+
+
+def schema(name: str) -> dict[str, Any]:
+    text = (resources.files("mdw_migrate") / "schemas" / f"{name}.json").read_text()
+    loaded: dict[str, Any] = json.loads(text)
+    jsonschema.Draft202012Validator.check_schema(loaded)
+    return loaded
+
+
+def kind(obj: dict[str, Any]) -> str:
+    if obj.get("status") == "in_progress":
+        return "progress"
+    if obj.get("status") == "error":
+        return "error"
+    if "execution" in obj:
+        return "success"
+    if "validation" in obj and "overallStatus" in obj["validation"]:
+        return "validation"
+    if "entities" in obj:
+        return "status"
+    if "removed" in obj:
+        return "rollback"
+    return "other"
+
+
+def test_json_outputs_match_their_schemas(
+    pg_server: embedded.EmbeddedServer,
+    create_database: Callable[[str], str],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    source, target = create_database("schema_src"), create_database("schema_dst")
+    for side, conninfo in (("SOURCE", source), ("TARGET", target)):
+        monkeypatch.setenv(f"{side}_DB_HOST", pg_server.socket_dir)
+        monkeypatch.setenv(f"{side}_DB_PORT", str(pg_server.port))
+        monkeypatch.setenv(f"{side}_DB_NAME", psycopg.conninfo.conninfo_to_dict(conninfo)["dbname"])
+    monkeypatch.chdir(tmp_path)
+    generate(source, scale=0.002, seed=17)
+    runner = CliRunner()
+    seen: dict[str, int] = {}
+    for args in (
+        ["schema", "apply"],
+        ["migrate", "patients", "--json"],  # an error: dependencies
+        ["migrate", "core-with-patients", "--json", "--batch-size", "40"],
+        ["migrate:doctors", "validate", "--json"],
+        ["validate", "core", "--json"],
+        ["status", "--json"],
+        ["rollback", "patients", "--yes", "--json"],
+    ):
+        result = runner.invoke(cli, normalize_argv(args), catch_exceptions=False)
+        for line in result.output.splitlines():
+            if not line.startswith("{"):
+                continue
+            obj = json.loads(line)
+            name = kind(obj)
+            if name == "other":
+                continue
+            jsonschema.validate(obj, schema(name))
+            seen[name] = seen.get(name, 0) + 1
+    assert set(seen) == {"progress", "error", "success", "validation", "status", "rollback"}
