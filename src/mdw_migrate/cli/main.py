@@ -340,7 +340,7 @@ def migrate(
             as_json,
             workers,
         )
-        trail.counts = _counts_of(outcome)
+        trail.counts = dict(outcome.counts())
         if outcome.interrupted:
             trail.outcome, trail.error_code = "interrupted", "INTERRUPTED"
         elif any(not v.passed for v in validations):
@@ -398,18 +398,6 @@ def _migrate(
             validations = [validate_unit(CATALOGUE, n, source, target) for n in names]
             _write_validation(validations, selection)
     return outcome, validations
-
-
-def _counts_of(outcome: RunOutcome) -> dict[str, Any]:
-    return {
-        r.entity: {
-            "source": r.source_rows,
-            "migrated": r.migrated,
-            "excluded": r.excluded,
-            "rejected": r.rejected,
-        }
-        for r in outcome.results
-    }
 
 
 def _report_migration(

@@ -37,6 +37,18 @@ class RunOutcome:
     def interrupted(self) -> bool:
         return any(r.status == "interrupted" for r in self.results)
 
+    def counts(self) -> dict[str, dict[str, int]]:
+        """Per entity: source rows and where they went (ids and counts only)."""
+        return {
+            r.entity: {
+                "source": r.source_rows,
+                "migrated": r.migrated,
+                "excluded": r.excluded,
+                "rejected": r.rejected,
+            }
+            for r in self.results
+        }
+
 
 @dataclass(frozen=True)
 class RunOptions:
@@ -128,7 +140,7 @@ def _run(
             with target.transaction():
                 target.execute("SET LOCAL synchronous_commit = on")
                 final = "dry_run" if options.dry_run else status
-                control.end_run(target, run_id, final, _counts(outcome))
+                control.end_run(target, run_id, final, outcome.counts())
     return outcome
 
 
@@ -216,15 +228,3 @@ def _run_parallel(
         outcome.results.extend(results[n] for n in names if n in results)
         if error is not None:
             raise error
-
-
-def _counts(outcome: RunOutcome) -> dict[str, Any]:
-    return {
-        r.entity: {
-            "source": r.source_rows,
-            "migrated": r.migrated,
-            "excluded": r.excluded,
-            "rejected": r.rejected,
-        }
-        for r in outcome.results
-    }
