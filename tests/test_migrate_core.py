@@ -430,9 +430,7 @@ def test_dry_run_reports_and_writes_nothing(
         assert scalar(target, f"SELECT count(*) FROM {table}") == 0, table
 
 
-def test_validation_lists_duplicate_emails_and_test_accounts(
-    legacy: Legacy, migrated: str
-) -> None:
+def test_validation_lists_duplicate_emails_and_test_accounts(legacy: Legacy, migrated: str) -> None:
     from mdw_migrate.engine.validate import validate
 
     with psycopg.connect(legacy.conninfo) as s, psycopg.connect(migrated, autocommit=True) as t:
