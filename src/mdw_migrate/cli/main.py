@@ -7,7 +7,9 @@ import json
 import logging
 import os
 import re
+import signal
 import sys
+import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -307,6 +309,13 @@ def plan(as_json: bool) -> None:
     default=None,
     help="Entities migrated at once (default: MAX_CONNECTIONS / 2, at most the CPU count).",
 )
+@click.option("--resume", is_flag=True, help="Continue unfinished entities from their checkpoints.")
+@click.option(
+    "--checkpoint",
+    type=int,
+    default=None,
+    help="Start the (single) entity after this legacy id.",
+)
 @json_option
 def migrate(
     selection: str,
@@ -314,11 +323,17 @@ def migrate(
     batch_size: int | None,
     validate_after: bool,
     workers: int | None,
+    resume: bool,
+    checkpoint: int | None,
     as_json: bool,
 ) -> None:
-    """Migrate a phase (core, core-with-patients, orders-with-deps, all) or one entity."""
+    """Migrate a phase (core, core-with-patients, orders-with-deps, all) or one entity.
+
+    Ctrl-C or SIGTERM stops after the batch in flight; `--resume` continues from there.
+    """
     settings = settings_from_context()
     logs.configure(Path("logs"), settings.log_level)
+    stop = _stop_on_signals()
     arguments = {
         "selection": selection,
         "dryRun": dry_run,
@@ -328,6 +343,14 @@ def migrate(
     }
     with handled(as_json), audited("migrate", arguments) as trail:
         names = CATALOGUE.resolve(selection)
+        if checkpoint is not None and len(names) != 1:
+            raise MigrationError(
+                code="USAGE",
+                message="--checkpoint applies to one entity, not a phase",
+                details={"entities": len(names)},
+                suggestion="Name one entity: mdw-migrate migrate <entity> --checkpoint N",
+                exit_code=EXIT_USAGE,
+            )
         endpoints = trail.endpoints = databases.resolve(settings)
         outcome, validations = _migrate(
             endpoints,
@@ -339,13 +362,16 @@ def migrate(
             validate_after,
             as_json,
             workers,
+            resume=resume or checkpoint is not None,
+            checkpoints={names[0]: checkpoint} if checkpoint is not None else {},
+            should_stop=stop.is_set,
         )
         trail.counts = dict(outcome.counts())
         if outcome.interrupted:
             trail.outcome, trail.error_code = "interrupted", "INTERRUPTED"
         elif any(not v.passed for v in validations):
             trail.outcome, trail.error_code = "failed", "VALIDATION_FAILED"
-    _report_migration(outcome, validations, as_json)
+    _report_migration(outcome, validations, as_json, selection)
     if outcome.interrupted or any(not v.passed for v in validations):
         sys.exit(EXIT_FAILED)
 
@@ -360,6 +386,10 @@ def _migrate(
     validate_after: bool,
     as_json: bool,
     workers: int | None = None,
+    *,
+    resume: bool = False,
+    checkpoints: dict[str, int] | None = None,
+    should_stop: Callable[[], bool] = lambda: False,
 ) -> tuple[RunOutcome, list[EntityValidation]]:
     source_identity, target_identity = audit_identity(endpoints)
     # Each worker holds a source and a target connection.
@@ -381,6 +411,9 @@ def _migrate(
         source_identity=source_identity,
         target_identity=target_identity,
         workers=workers or default_workers,
+        resume=resume,
+        checkpoints=checkpoints or {},
+        should_stop=should_stop,
         open_source=lambda: databases.open_source(endpoints.source),
         open_target=lambda: databases.open_target(endpoints.target, settings.migration_timeout),
     )
@@ -400,8 +433,27 @@ def _migrate(
     return outcome, validations
 
 
+def _stop_on_signals() -> threading.Event:
+    """The first Ctrl-C or SIGTERM asks the run to stop after the batch in flight (a clean,
+    resumable state); a second one stops at once."""
+    stop = threading.Event()
+
+    def handler(signum: int, frame: object) -> None:
+        if stop.is_set():
+            raise KeyboardInterrupt
+        stop.set()
+        err_console.print(
+            "Stopping after the batch in flight (press Ctrl-C again to stop at once)..."
+        )
+
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGINT, handler)
+        signal.signal(signal.SIGTERM, handler)
+    return stop
+
+
 def _report_migration(
-    outcome: RunOutcome, validations: list[EntityValidation], as_json: bool
+    outcome: RunOutcome, validations: list[EntityValidation], as_json: bool, selection: str
 ) -> None:
     by_entity = {v.entity: v for v in validations}
     if as_json:
@@ -417,7 +469,10 @@ def _report_migration(
     if validations:
         console.print(output.validation_table(validations))
     if outcome.interrupted:
-        console.print(f"Interrupted; run 'mdw-migrate migrate {outcome.entities[0]}' again.")
+        console.print(
+            "[bold yellow]Stopped after the batch in flight; everything up to it is committed."
+            f"[/] Continue with: mdw-migrate migrate {selection} --resume"
+        )
 
 
 def _write_validation(validations: list[EntityValidation], selection: str) -> Path:
@@ -679,7 +734,7 @@ def demo(scale: float, seed: int, batch_size: int | None) -> None:
         outcome, validations = _migrate(
             endpoints, settings, CATALOGUE.resolve("all"), "all", False, batch_size, True, False
         )
-    _report_migration(outcome, validations, False)
+    _report_migration(outcome, validations, False, "all")
     now = datetime.now(UTC)
     html_path = report.write_report(
         Path("logs"),

@@ -100,7 +100,59 @@ def entity_states(conn: Conn) -> dict[str, str]:
     return {entity: status for entity, status in rows}
 
 
+def resume_point(conn: Conn, entity: str) -> tuple[bool, int | None]:
+    """(unfinished, last committed key) of an entity's previous pass."""
+    row = conn.execute(
+        "SELECT status, last_legacy_id FROM migration.entity_progress WHERE entity = %s", [entity]
+    ).fetchone()
+    if row is None or row[0] == "completed":
+        return False, None
+    return True, row[1]
+
+
+def saved_ranges(conn: Conn, entity: str) -> list[tuple[int, int, int | None, bool]]:
+    """The key ranges of a split pass: (lo, hi, last committed key, done)."""
+    return [
+        (int(lo), int(hi), None if last is None else int(last), bool(done))
+        for lo, hi, last, done in conn.execute(
+            "SELECT lo, hi, last_legacy_id, done FROM migration.range_progress"
+            " WHERE entity = %s ORDER BY range_no",
+            [entity],
+        ).fetchall()
+    ]
+
+
+def save_ranges(conn: Conn, entity: str, ranges: list[tuple[int, int]]) -> None:
+    conn.execute("DELETE FROM migration.range_progress WHERE entity = %s", [entity])
+    for number, (lo, hi) in enumerate(ranges):
+        conn.execute(
+            "INSERT INTO migration.range_progress (entity, range_no, lo, hi)"
+            " VALUES (%s, %s, %s, %s)",
+            [entity, number, lo, hi],
+        )
+
+
+RANGE_CHECKPOINT = (
+    "UPDATE migration.range_progress SET last_legacy_id = %(hi)s, updated_at = now()"
+    " WHERE entity = %(entity)s AND range_no = %(range_no)s"
+)
+RANGE_DONE = (
+    "UPDATE migration.range_progress SET done = true, updated_at = now()"
+    " WHERE entity = %(entity)s AND range_no = %(range_no)s"
+)
+
+
+def continue_entity(conn: Conn, entity: str, run_id: uuid.UUID, source_rows: int) -> None:
+    """Marks a resumed entity running again, keeping its checkpoint and batch count."""
+    conn.execute(
+        "UPDATE migration.entity_progress SET status = 'running', run_id = %s, source_rows = %s,"
+        " updated_at = now(), completed_at = NULL WHERE entity = %s",
+        [run_id, source_rows, entity],
+    )
+
+
 def begin_entity(conn: Conn, entity: str, run_id: uuid.UUID, source_rows: int) -> None:
+    conn.execute("DELETE FROM migration.range_progress WHERE entity = %s", [entity])
     conn.execute(
         "INSERT INTO migration.entity_progress (entity, status, last_legacy_id, batches,"
         " source_rows, run_id, started_at, updated_at, completed_at)"

@@ -67,6 +67,8 @@ class RunOptions:
     workers: int = 1
     open_source: Callable[[], Conn] | None = None
     open_target: Callable[[], Conn] | None = None
+    resume: bool = False
+    checkpoints: dict[str, int] = field(default_factory=dict)
 
 
 def migrate(
@@ -122,7 +124,14 @@ def _run(
         open_source=options.open_source,
         open_target=options.open_target,
         snapshot=_export_snapshot(source) if _can_fan_out(options) else None,
+        resume=options.resume,
+        checkpoints=dict(options.checkpoints),
     )
+    if options.resume:
+        # A resumed run leaves completed entities alone and continues the others.
+        states = control.entity_states(target)
+        names = [n for n in names if states.get(n) != "completed" or n in options.checkpoints]
+        outcome.entities = list(names)
     status = "failed"
     try:
         parallel = _can_fan_out(options) and len(names) > 1

@@ -64,8 +64,9 @@ def check_source(conn: Conn, specs: Iterable[EntitySpec]) -> None:
 def check_target(conn: Conn, specs: Iterable[EntitySpec]) -> None:
     needed = target_needs(specs)
     missing = _missing(needed, _columns(conn, "public", needed))
-    control = _columns(conn, "migration", ["id_map", "row_outcomes", "entity_progress", "runs"])
-    for table in ("id_map", "row_outcomes", "entity_progress", "runs"):
+    tables = ["id_map", "row_outcomes", "entity_progress", "runs", "deferred_ddl", "range_progress"]
+    control = _columns(conn, "migration", tables)
+    for table in tables:
         if table not in control:
             missing.append(f"table migration.{table}")
     if missing:

@@ -106,6 +106,10 @@ class RunContext:
     open_source: Callable[[], Conn] | None = None
     open_target: Callable[[], Conn] | None = None
     snapshot: str | None = None
+    # --resume: continue unfinished entities from their checkpoints; --checkpoint: start
+    # the named entity after this legacy id.
+    resume: bool = False
+    checkpoints: dict[str, int] = field(default_factory=dict)
 
     def can_split(self, rows: int) -> bool:
         return (
@@ -141,8 +145,22 @@ class EntityRunner:
         total = int(row[0]) if row else 0
         result = EntityResult(entity=spec.name, source_rows=total)
         self._prepare_temp_tables(spec)
+        # Where this pass starts: an operator's --checkpoint, or with --resume the previous
+        # pass's last committed batch (per key range when it was split), or the beginning.
+        unfinished, saved_key = (
+            control.resume_point(self.target, spec.name) if self.ctx.resume else (False, None)
+        )
+        start = self.ctx.checkpoints.get(spec.name, saved_key if unfinished else None)
+        saved = (
+            control.saved_ranges(self.target, spec.name)
+            if unfinished and spec.name not in self.ctx.checkpoints
+            else []
+        )
         with self.target.transaction():
-            control.begin_entity(self.target, spec.name, self.ctx.run_id, total)
+            if unfinished or spec.name in self.ctx.checkpoints:
+                control.continue_entity(self.target, spec.name, self.ctx.run_id, total)
+            else:
+                control.begin_entity(self.target, spec.name, self.ctx.run_id, total)
         self.reporter.entity_started(spec.name, total, batch_size)
         log.info(
             "entity started",
@@ -155,10 +173,12 @@ class EntityRunner:
                     bulk.defer(self.target, spec.name, spec.target)
 
         try:
-            if self.ctx.can_split(total):
-                done = self._split_passes(spec, batch_size, row)
+            if saved:
+                done = self._run_ranges(spec, batch_size, saved)
+            elif start is None and self.ctx.can_split(total):
+                done = self._run_ranges(spec, batch_size, self._plan_ranges(spec, row))
             else:
-                done = self._pass(spec, batch_size, None, None)
+                done = self._pass(spec, batch_size, start, None)
             result.batches, result.processed = done.batches, done.processed
             last_key = done.last_key
         finally:
@@ -203,12 +223,19 @@ class EntityRunner:
         return result
 
     def _pass(
-        self, spec: EntitySpec, batch_size: int, lo: int | None, hi: int | None
+        self,
+        spec: EntitySpec,
+        batch_size: int,
+        lo: int | None,
+        hi: int | None,
+        range_no: int | None = None,
     ) -> PassResult:
         """Keyset batches over the key range (lo, hi] (open ends when None)."""
         done = PassResult(last_key=lo)
         while not self.ctx.should_stop():
-            stats = self._batch_with_retries(spec, done.batches + 1, done.last_key, batch_size, hi)
+            stats = self._batch_with_retries(
+                spec, done.batches + 1, done.last_key, batch_size, hi, range_no
+            )
             if stats is None:
                 break
             done.last_key = stats.last_key
@@ -235,12 +262,11 @@ class EntityRunner:
                 break
         return done
 
-    def _split_passes(
-        self, spec: EntitySpec, batch_size: int, counts: tuple[Any, ...] | None
-    ) -> PassResult:
-        """Splits the key range into one contiguous range per worker; each worker runs its
-        own connections on the run's snapshot. Legacy ids are Django serials, so equal
-        widths give about equal work."""
+    def _plan_ranges(
+        self, spec: EntitySpec, counts: tuple[Any, ...] | None
+    ) -> list[tuple[int, int, int | None, bool]]:
+        """One contiguous key range per worker, recorded so a resumed run finds them again.
+        Legacy ids are Django serials, so equal widths give about equal work."""
         assert counts is not None and counts[1] is not None and counts[2] is not None
         high, low = int(counts[1]), int(counts[2])
         parts = self.ctx.workers
@@ -248,10 +274,27 @@ class EntityRunner:
         bounds = [low - 1 + i * width for i in range(parts)] + [high]
         ranges = [(bounds[i], min(bounds[i + 1], high)) for i in range(parts)]
         ranges = [(lo, hi) for lo, hi in ranges if lo < hi]
+        with self.target.transaction():
+            control.save_ranges(self.target, spec.name, ranges)
+        return [(lo, hi, None, False) for lo, hi in ranges]
+
+    def _run_ranges(
+        self, spec: EntitySpec, batch_size: int, ranges: list[tuple[int, int, int | None, bool]]
+    ) -> PassResult:
+        """Runs the unfinished key ranges, each from its own checkpoint: on parallel workers
+        (own connections, the run's snapshot) when the run has them, else one after another."""
+        todo = [(n, lo, hi, last) for n, (lo, hi, last, done) in enumerate(ranges) if not done]
         failed = threading.Event()
         ctx = replace(self.ctx, should_stop=lambda: self.ctx.should_stop() or failed.is_set())
 
-        def work(lo: int, hi: int) -> PassResult:
+        def finish(runner: EntityRunner, n: int, lo: int, hi: int, last: int | None) -> PassResult:
+            done = runner._pass(spec, batch_size, lo if last is None else last, hi, range_no=n)
+            if not ctx.should_stop():
+                with runner.target.transaction():
+                    runner.target.execute(control.RANGE_DONE, {"entity": spec.name, "range_no": n})
+            return done
+
+        def work(n: int, lo: int, hi: int, last: int | None) -> PassResult:
             assert ctx.open_source and ctx.open_target and ctx.snapshot
             with ctx.open_source() as src, ctx.open_target() as dst:
                 src.execute(
@@ -260,20 +303,25 @@ class EntityRunner:
                 try:
                     runner = EntityRunner(src, dst, ctx, self.reporter)
                     runner._prepare_temp_tables(spec)
-                    return runner._pass(spec, batch_size, lo, hi)
+                    return finish(runner, n, lo, hi, last)
                 except BaseException:
                     failed.set()
                     raise
                 finally:
                     src.rollback()
 
-        with ThreadPoolExecutor(max_workers=len(ranges), thread_name_prefix="mdw-range") as pool:
-            futures = [pool.submit(work, lo, hi) for lo, hi in ranges]
-            passes = [f.result() for f in futures]
+        if self.ctx.can_split(SPLIT_THRESHOLD) and len(todo) > 1:
+            with ThreadPoolExecutor(max_workers=len(todo), thread_name_prefix="mdw-range") as pool:
+                futures = [pool.submit(work, *item) for item in todo]
+                passes = [f.result() for f in futures]
+        else:
+            passes = [finish(self, *item) for item in todo]
+        finished = control.saved_ranges(self.target, spec.name)
         return PassResult(
             batches=sum(p.batches for p in passes),
             processed=sum(p.processed for p in passes),
-            last_key=max((p.last_key for p in passes if p.last_key is not None), default=None),
+            # A complete split pass ends at its last range's upper bound.
+            last_key=max(hi for _, hi, _, _ in finished) if finished else None,
         )
 
     def _prepare_temp_tables(self, spec: EntitySpec) -> None:
@@ -318,6 +366,7 @@ class EntityRunner:
         last_key: int | None,
         batch_size: int,
         upper: int | None = None,
+        range_no: int | None = None,
     ) -> BatchStats | None:
         retrying = Retrying(
             retry=retry_if_exception_type(TRANSIENT),
@@ -339,7 +388,7 @@ class EntityRunner:
                 },
             ),
         )
-        return retrying(self._batch, spec, batch_no, last_key, batch_size, upper)
+        return retrying(self._batch, spec, batch_no, last_key, batch_size, upper, range_no)
 
     def _batch(
         self,
@@ -348,6 +397,7 @@ class EntityRunner:
         last_key: int | None,
         batch_size: int,
         upper: int | None = None,
+        range_no: int | None = None,
     ) -> BatchStats | None:
         started = time.perf_counter()
         target = self.target
@@ -378,6 +428,8 @@ class EntityRunner:
             if issues:
                 target.execute(issues.encode(), params)
             target.execute(control.CHECKPOINT, params)
+            if range_no is not None:
+                target.execute(control.RANGE_CHECKPOINT, {**params, "range_no": range_no})
         return BatchStats(
             entity=spec.name,
             batch_no=batch_no,
