@@ -27,6 +27,7 @@ from tenacity import (
     wait_exponential,
 )
 
+from ..errors import EXIT_CRITICAL, MigrationError
 from . import bulk, control, sqlgen
 from .spec import EntitySpec
 
@@ -42,6 +43,21 @@ TRANSIENT = (
     errors.QueryCanceled,
 )
 MIN_KEY = -(2**63)
+# Errors a row's data can cause; anything else is a connection or a bug, not a bad row.
+ROW_ERRORS = (errors.DataError, errors.IntegrityError)
+
+
+def error_budget(source_rows: int) -> float:
+    """The share of rows allowed to fail, from the contract's success rates by size."""
+    if source_rows < 1_000:
+        return 0.005
+    if source_rows < 10_000:
+        return 0.01
+    if source_rows < 100_000:
+        return 0.015
+    return 0.02
+
+
 # An entity this large has its key range split over the workers.
 SPLIT_THRESHOLD = 200_000
 
@@ -230,14 +246,28 @@ class EntityRunner:
         hi: int | None,
         range_no: int | None = None,
     ) -> PassResult:
-        """Keyset batches over the key range (lo, hi] (open ends when None)."""
+        """Keyset batches over the key range (lo, hi] (open ends when None).
+
+        A batch that fails on its data (not on the connection) is retried in halves from the
+        same key until the one row that fails is alone; that row is rejected LOAD_ERROR and
+        the pass goes on at full size.
+        """
         done = PassResult(last_key=lo)
+        size = batch_size
         while not self.ctx.should_stop():
-            stats = self._batch_with_retries(
-                spec, done.batches + 1, done.last_key, batch_size, hi, range_no
-            )
+            try:
+                stats = self._batch_with_retries(
+                    spec, done.batches + 1, done.last_key, size, hi, range_no
+                )
+            except ROW_ERRORS as exc:
+                if size > 1:
+                    size = max(1, size // 2)
+                    continue
+                stats = self._reject_row(spec, done.batches + 1, done.last_key, hi, range_no, exc)
             if stats is None:
                 break
+            full = stats.rows >= size
+            size = batch_size
             done.last_key = stats.last_key
             done.batches += 1
             done.processed += stats.rows
@@ -258,9 +288,87 @@ class EntityRunner:
                     },
                 },
             )
-            if stats.rows < batch_size:
+            if not full:
                 break
         return done
+
+    def _reject_row(
+        self,
+        spec: EntitySpec,
+        batch_no: int,
+        last_key: int | None,
+        upper: int | None,
+        range_no: int | None,
+        exc: Exception,
+    ) -> BatchStats | None:
+        """Records the single row after `last_key` as rejected LOAD_ERROR, with the database's
+        error class, SQLSTATE and the constraint or column it names: never the values."""
+        started = time.perf_counter()
+        diag = getattr(exc, "diag", None)
+        where = getattr(diag, "constraint_name", None) or getattr(diag, "column_name", None)
+        detail = f"{type(exc).__name__} (SQLSTATE {getattr(exc, 'sqlstate', None)})" + (
+            f" on {where}" if where else ""
+        )
+        with self.target.transaction():
+            self.target.execute("TRUNCATE pg_temp.mdw_stage, pg_temp.mdw_work")
+            if self._stage(spec, last_key, 1, upper) == 0:
+                return None
+            row = self.target.execute(
+                f"SELECT {sqlgen.q(spec.source.key)}::bigint FROM {sqlgen.STAGE}".encode()
+            ).fetchone()
+            assert row is not None
+            params = self._params(spec, batch_no, MIN_KEY if last_key is None else last_key)
+            params.update(hi=int(row[0]), detail=detail)
+            self.target.execute(sqlgen.CLEAR_OUTCOMES, params)
+            self.target.execute(sqlgen.CLEAR_ISSUES, params)
+            self.target.execute(sqlgen.REJECT_LOAD_ERROR, params)
+            self.target.execute(control.CHECKPOINT, params)
+            if range_no is not None:
+                self.target.execute(control.RANGE_CHECKPOINT, {**params, "range_no": range_no})
+        log.warning(
+            "row rejected",
+            extra={
+                "entity": spec.name,
+                "action": "load_error",
+                "details": {"legacyId": params["hi"], "reason": "LOAD_ERROR", "error": detail},
+            },
+        )
+        self._check_error_budget(spec)
+        return BatchStats(
+            entity=spec.name,
+            batch_no=batch_no,
+            rows=1,
+            migrated=0,
+            excluded=0,
+            rejected=1,
+            last_key=int(params["hi"]),
+            seconds=time.perf_counter() - started,
+        )
+
+    def _check_error_budget(self, spec: EntitySpec) -> None:
+        """The contract's success rates by entity size, applied to rows that failed to load
+        (rule-based rejects such as orphans are expected and do not count)."""
+        row = self.target.execute(
+            "SELECT (SELECT count(*) FROM migration.row_outcomes WHERE entity = %(e)s"
+            "   AND reason_code = 'LOAD_ERROR'),"
+            " (SELECT source_rows FROM migration.entity_progress WHERE entity = %(e)s)",
+            {"e": spec.name},
+        ).fetchone()
+        failed, total = (int(row[0]), int(row[1] or 0)) if row else (0, 0)
+        allowed = error_budget(total)
+        if total and failed / total > allowed:
+            raise MigrationError(
+                code="ERROR_BUDGET_EXCEEDED",
+                entity=spec.name,
+                message=f"{failed} of {total} {spec.name} rows failed to load, more than the"
+                f" {allowed:.1%} the contract allows for an entity of this size",
+                details={"failedRows": failed, "sourceRows": total, "budget": allowed},
+                suggestion=(
+                    "See migration.row_outcomes (reason LOAD_ERROR) for the rows and the"
+                    " database's error; fix the cause, then run the same command with --resume"
+                ),
+                exit_code=EXIT_CRITICAL,
+            )
 
     def _plan_ranges(
         self, spec: EntitySpec, counts: tuple[Any, ...] | None

@@ -304,6 +304,15 @@ INSERT_OUTCOMES = (
 )
 
 
+REJECT_LOAD_ERROR = (
+    "INSERT INTO migration.row_outcomes"
+    " (entity, legacy_id, outcome, reason_code, detail, run_id, batch_no)"
+    " VALUES (%(entity)s, %(hi)s, 'rejected', 'LOAD_ERROR', %(detail)s, %(run_id)s, %(batch_no)s)"
+    " ON CONFLICT (entity, legacy_id) DO UPDATE SET outcome = EXCLUDED.outcome,"
+    " reason_code = EXCLUDED.reason_code, detail = EXCLUDED.detail, run_id = EXCLUDED.run_id"
+)
+
+
 def insert_issues(spec: EntitySpec) -> str | None:
     flags = issue_flags(spec)
     if not flags:
