@@ -234,3 +234,41 @@ def test_every_command_is_audited_and_tampering_is_detected(env: dict[str, str])
     broken = invoke("audit", "verify", "--json")
     assert broken.exit_code == 1
     assert any("line 3" in p for p in json_lines(broken)[0]["problems"])
+
+
+def test_restart_from_a_batch_or_a_legacy_id_and_the_checkpoint_mirror(
+    env: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    generate(env["source"], scale=0.002, seed=9)
+    invoke("schema", "apply")
+    monkeypatch.setenv("CHECKPOINT_FREQUENCY", "30")
+    assert invoke("migrate", "core", "--batch-size", "20").exit_code == 0
+    users = [r["id"] for r in rows(env["source"], "SELECT id FROM auth_user ORDER BY id")]
+
+    def processed(result: Result) -> int:
+        progress = [o for o in json_lines(result) if o["status"] == "in_progress"]
+        return int(progress[-1]["progress"]["recordsProcessed"])
+
+    again = invoke(
+        "migrate", "profiles", "--restart-from-batch", "3", "--batch-size", "20", "--json"
+    )
+    assert again.exit_code == 0, again.output
+    assert processed(again) == len(users) - 40
+    later = invoke("migrate", "profiles", "--checkpoint", str(users[49]), "--json")
+    assert later.exit_code == 0, later.output
+    assert processed(later) == len(users) - 50
+    mirror = json.loads(Path("checkpoints/profiles.json").read_text())
+    assert mirror["lastLegacyId"] == users[-1] and mirror["entity"] == "profiles"
+    assert set(mirror) == {
+        "entity",
+        "range",
+        "runId",
+        "lastLegacyId",
+        "batches",
+        "rowsProcessed",
+        "updatedAt",
+        "resume",
+    }
+    refused = invoke("migrate", "core", "--checkpoint", "5", "--json")
+    assert refused.exit_code == 2
+    assert json_lines(refused)[-1]["error"]["code"] == "USAGE"

@@ -316,6 +316,12 @@ def plan(as_json: bool) -> None:
     default=None,
     help="Start the (single) entity after this legacy id.",
 )
+@click.option(
+    "--restart-from-batch",
+    type=click.IntRange(1),
+    default=None,
+    help="Restart the (single) entity at this batch number of a pass of --batch-size rows.",
+)
 @json_option
 def migrate(
     selection: str,
@@ -325,6 +331,7 @@ def migrate(
     workers: int | None,
     resume: bool,
     checkpoint: int | None,
+    restart_from_batch: int | None,
     as_json: bool,
 ) -> None:
     """Migrate a phase (core, core-with-patients, orders-with-deps, all) or one entity.
@@ -343,10 +350,10 @@ def migrate(
     }
     with handled(as_json), audited("migrate", arguments) as trail:
         names = CATALOGUE.resolve(selection)
-        if checkpoint is not None and len(names) != 1:
+        if (checkpoint is not None or restart_from_batch is not None) and len(names) != 1:
             raise MigrationError(
                 code="USAGE",
-                message="--checkpoint applies to one entity, not a phase",
+                message="--checkpoint and --restart-from-batch apply to one entity, not a phase",
                 details={"entities": len(names)},
                 suggestion="Name one entity: mdw-migrate migrate <entity> --checkpoint N",
                 exit_code=EXIT_USAGE,
@@ -362,8 +369,9 @@ def migrate(
             validate_after,
             as_json,
             workers,
-            resume=resume or checkpoint is not None,
+            resume=resume or checkpoint is not None or restart_from_batch is not None,
             checkpoints={names[0]: checkpoint} if checkpoint is not None else {},
+            restart_batches={names[0]: restart_from_batch} if restart_from_batch else {},
             should_stop=stop.is_set,
         )
         trail.counts = dict(outcome.counts())
@@ -389,6 +397,7 @@ def _migrate(
     *,
     resume: bool = False,
     checkpoints: dict[str, int] | None = None,
+    restart_batches: dict[str, int] | None = None,
     should_stop: Callable[[], bool] = lambda: False,
 ) -> tuple[RunOutcome, list[EntityValidation]]:
     source_identity, target_identity = audit_identity(endpoints)
@@ -413,6 +422,9 @@ def _migrate(
         workers=workers or default_workers,
         resume=resume,
         checkpoints=checkpoints or {},
+        restart_batches=restart_batches or {},
+        checkpoint_dir=Path("checkpoints"),
+        checkpoint_frequency=settings.checkpoint_frequency,
         should_stop=should_stop,
         open_source=lambda: databases.open_source(endpoints.source),
         open_target=lambda: databases.open_target(endpoints.target, settings.migration_timeout),

@@ -8,6 +8,7 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import psycopg
@@ -69,6 +70,9 @@ class RunOptions:
     open_target: Callable[[], Conn] | None = None
     resume: bool = False
     checkpoints: dict[str, int] = field(default_factory=dict)
+    restart_batches: dict[str, int] = field(default_factory=dict)
+    checkpoint_dir: Path | None = None
+    checkpoint_frequency: int = 10_000
 
 
 def migrate(
@@ -126,11 +130,15 @@ def _run(
         snapshot=_export_snapshot(source) if _can_fan_out(options) else None,
         resume=options.resume,
         checkpoints=dict(options.checkpoints),
+        restart_batches=dict(options.restart_batches),
+        checkpoint_dir=options.checkpoint_dir,
+        checkpoint_frequency=options.checkpoint_frequency,
     )
     if options.resume:
         # A resumed run leaves completed entities alone and continues the others.
         states = control.entity_states(target)
-        names = [n for n in names if states.get(n) != "completed" or n in options.checkpoints]
+        forced = set(options.checkpoints) | set(options.restart_batches)
+        names = [n for n in names if states.get(n) != "completed" or n in forced]
         outcome.entities = list(names)
     status = "failed"
     try:

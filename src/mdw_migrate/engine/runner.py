@@ -7,6 +7,7 @@ one COPY chunk at a time, so memory does not grow with the table.
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 import time
@@ -14,6 +15,8 @@ import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any, Protocol
 
 import psycopg
@@ -126,6 +129,11 @@ class RunContext:
     # the named entity after this legacy id.
     resume: bool = False
     checkpoints: dict[str, int] = field(default_factory=dict)
+    # --restart-from-batch: the named entity restarts at this batch number (1-based).
+    restart_batches: dict[str, int] = field(default_factory=dict)
+    # Operators' mirror of the checkpoints (the database holds the real ones).
+    checkpoint_dir: Path | None = None
+    checkpoint_frequency: int = 10_000
 
     def can_split(self, rows: int) -> bool:
         return (
@@ -167,13 +175,19 @@ class EntityRunner:
             control.resume_point(self.target, spec.name) if self.ctx.resume else (False, None)
         )
         start = self.ctx.checkpoints.get(spec.name, saved_key if unfinished else None)
+        if spec.name in self.ctx.restart_batches:
+            start = self._key_before_batch(spec, self.ctx.restart_batches[spec.name], batch_size)
         saved = (
             control.saved_ranges(self.target, spec.name)
             if unfinished and spec.name not in self.ctx.checkpoints
             else []
         )
         with self.target.transaction():
-            if unfinished or spec.name in self.ctx.checkpoints:
+            if (
+                unfinished
+                or spec.name in self.ctx.checkpoints
+                or spec.name in self.ctx.restart_batches
+            ):
                 control.continue_entity(self.target, spec.name, self.ctx.run_id, total)
             else:
                 control.begin_entity(self.target, spec.name, self.ctx.run_id, total)
@@ -189,7 +203,7 @@ class EntityRunner:
                     bulk.defer(self.target, spec.name, spec.target)
 
         try:
-            if saved:
+            if saved and spec.name not in self.ctx.restart_batches:
                 done = self._run_ranges(spec, batch_size, saved)
             elif start is None and self.ctx.can_split(total):
                 done = self._run_ranges(spec, batch_size, self._plan_ranges(spec, row))
@@ -254,6 +268,7 @@ class EntityRunner:
         """
         done = PassResult(last_key=lo)
         size = batch_size
+        mirrored = 0
         while not self.ctx.should_stop():
             try:
                 stats = self._batch_with_retries(
@@ -272,6 +287,9 @@ class EntityRunner:
             done.batches += 1
             done.processed += stats.rows
             self.reporter.batch_done(stats)
+            if done.processed - mirrored >= self.ctx.checkpoint_frequency:
+                self._mirror_checkpoint(spec, done, range_no)
+                mirrored = done.processed
             log.info(
                 "batch processed",
                 extra={
@@ -290,7 +308,54 @@ class EntityRunner:
             )
             if not full:
                 break
+        if done.processed > mirrored:
+            self._mirror_checkpoint(spec, done, range_no)
         return done
+
+    def _mirror_checkpoint(self, spec: EntitySpec, done: PassResult, range_no: int | None) -> None:
+        """./checkpoints/<entity>[.range-N].json: ids and counts only, written atomically."""
+        if self.ctx.checkpoint_dir is None:
+            return
+        self.ctx.checkpoint_dir.mkdir(parents=True, exist_ok=True)
+        name = spec.name if range_no is None else f"{spec.name}.range-{range_no}"
+        path = self.ctx.checkpoint_dir / f"{name}.json"
+        temporary = path.with_suffix(".json.tmp")
+        temporary.write_text(
+            json.dumps(
+                {
+                    "entity": spec.name,
+                    "range": range_no,
+                    "runId": str(self.ctx.run_id),
+                    "lastLegacyId": done.last_key,
+                    "batches": done.batches,
+                    "rowsProcessed": done.processed,
+                    "updatedAt": datetime.now(UTC).isoformat(),
+                    "resume": f"mdw-migrate migrate {spec.name} --resume",
+                },
+                indent=2,
+            )
+        )
+        temporary.replace(path)
+
+    def _key_before_batch(self, spec: EntitySpec, batch: int, batch_size: int) -> int | None:
+        """The last key before batch `batch` of a pass of `batch_size` rows, in key order."""
+        if batch <= 1:
+            return None
+        key = sqlgen.q(spec.source.key)
+        row = self.source.execute(
+            f"SELECT src.{key} FROM ({spec.source.query}) AS src ORDER BY src.{key}"
+            f" OFFSET {(batch - 1) * batch_size - 1} LIMIT 1".encode()
+        ).fetchone()
+        if row is None:
+            raise MigrationError(
+                code="USAGE",
+                entity=spec.name,
+                message=f"{spec.name} has fewer than {batch - 1} batches of {batch_size} rows",
+                details={"batch": batch, "batchSize": batch_size},
+                suggestion="Give a smaller --restart-from-batch, or use --resume",
+                exit_code=2,
+            )
+        return int(row[0])
 
     def _reject_row(
         self,
