@@ -9,12 +9,14 @@ import psycopg
 import pytest
 
 from mdw_migrate.catalogue import CATALOGUE
+from mdw_migrate.engine.migrate import RunOptions, migrate
+from mdw_migrate.engine.runner import BatchStats
 from mdw_migrate.engine.validate import validate
 from mdw_migrate.errors import MigrationError
 from mdw_migrate.legacy.generator import generate
 from mdw_migrate.target import schema
 
-from .helpers import rows, run, scalar
+from .helpers import QuietReporter, rows, run, scalar
 
 
 @pytest.fixture(scope="module")
@@ -83,3 +85,98 @@ def test_more_bad_rows_than_the_error_budget_stop_the_run(
     assert scalar(target, "SELECT count(*) FROM profiles") == scalar(
         target, "SELECT count(*) FROM migration.id_map WHERE entity = 'profiles'"
     )
+
+
+class TerminateAfter(QuietReporter):
+    """Kills the tool's target connections (pg_terminate_backend) after a given batch."""
+
+    def __init__(self, target: str, entity: str, after_batch: int) -> None:
+        super().__init__()
+        self.target, self.entity, self.after_batch = target, entity, after_batch
+        self.killed = 0
+
+    def batch_done(self, stats: BatchStats) -> None:
+        super().batch_done(stats)
+        if stats.entity == self.entity and stats.batch_no == self.after_batch and not self.killed:
+            dbname = psycopg.conninfo.conninfo_to_dict(self.target)["dbname"]
+            with psycopg.connect(self.target, autocommit=True) as admin:
+                self.killed = len(
+                    admin.execute(
+                        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                        " WHERE datname = %s AND pid <> pg_backend_pid()"
+                        " AND backend_type = 'client backend'",
+                        [dbname],
+                    ).fetchall()
+                )
+
+
+def test_a_lost_target_connection_is_reopened_and_the_run_completes(
+    source: str, create_database: Callable[[str], str]
+) -> None:
+    target = fresh_target(create_database, "SELECT 1")
+    reporter = TerminateAfter(target, "profiles", after_batch=2)
+    names = CATALOGUE.resolve("core")
+    options = RunOptions(
+        batch_size=50,
+        batch_size_forced=True,
+        max_retry_attempts=3,
+        dry_run=False,
+        id_secret_env=None,
+        command="test",
+        arguments={},
+        source_identity={},
+        target_identity={},
+        open_target=lambda: psycopg.connect(target, autocommit=True),
+    )
+    with psycopg.connect(source) as s, psycopg.connect(target, autocommit=True) as t:
+        s.read_only = True
+        s.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
+        outcome = migrate(CATALOGUE, names, s, t, options, reporter)
+    assert reporter.killed >= 1
+    assert [r.status for r in outcome.results] == ["completed"] * 4
+    with psycopg.connect(source) as s, psycopg.connect(target, autocommit=True) as t:
+        for name in names:
+            assert validate(CATALOGUE, name, s, t).passed, name
+    assert scalar(target, "SELECT status FROM migration.runs") == "completed"
+
+
+def test_a_lost_source_is_a_critical_error_that_says_to_resume(
+    source: str, create_database: Callable[[str], str]
+) -> None:
+    target = fresh_target(create_database, "SELECT 1")
+
+    class KillSource(QuietReporter):
+        def batch_done(self, stats: BatchStats) -> None:
+            super().batch_done(stats)
+            if stats.batch_no == 2:
+                dbname = psycopg.conninfo.conninfo_to_dict(source)["dbname"]
+                with psycopg.connect(source, autocommit=True) as admin:
+                    admin.execute(
+                        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                        " WHERE datname = %s AND pid <> pg_backend_pid()",
+                        [dbname],
+                    )
+
+    options = RunOptions(
+        batch_size=50,
+        batch_size_forced=True,
+        max_retry_attempts=2,
+        dry_run=False,
+        id_secret_env=None,
+        command="test",
+        arguments={},
+        source_identity={},
+        target_identity={},
+        open_target=lambda: psycopg.connect(target, autocommit=True),
+    )
+    with (
+        psycopg.connect(source) as s,
+        psycopg.connect(target, autocommit=True) as t,
+        pytest.raises(MigrationError) as err,
+    ):
+        s.read_only = True
+        migrate(CATALOGUE, ["offices", "profiles"], s, t, options, KillSource())
+    assert err.value.code == "SOURCE_UNAVAILABLE" and "--resume" in err.value.suggestion
+    assert scalar(
+        target, "SELECT status FROM migration.entity_progress WHERE entity = 'offices'"
+    ) in {"running", "completed"}

@@ -141,18 +141,25 @@ def _run(
         names = [n for n in names if states.get(n) != "completed" or n in forced]
         outcome.entities = list(names)
     status = "failed"
+    # The runner may replace a lost target connection; the run's record goes through the
+    # one that is alive at the end.
+    connections = [target]
     try:
         parallel = _can_fan_out(options) and len(names) > 1
         if parallel:
             _run_parallel(catalogue, names, source, options, ctx, reporter, outcome)
         else:
             for name in names:
-                outcome.results.append(_run_one(catalogue, name, source, target, ctx, reporter))
+                result, connections[0] = _run_one(
+                    catalogue, name, source, connections[0], ctx, reporter
+                )
+                outcome.results.append(result)
                 if outcome.interrupted:
                     break
         status = "interrupted" if outcome.interrupted else "completed"
     finally:
         outcome.ended_at = datetime.now(UTC)
+        target = connections[0]
         if not target.broken and target.info.transaction_status != TransactionStatus.INERROR:
             with target.transaction():
                 target.execute("SET LOCAL synchronous_commit = on")
@@ -179,11 +186,13 @@ def _export_snapshot(source: Conn) -> str:
 
 def _run_one(
     catalogue: Catalogue, name: str, source: Conn, target: Conn, ctx: RunContext, reporter: Reporter
-) -> EntityResult:
+) -> tuple[EntityResult, Conn]:
+    """Runs one entity; returns its result and the target connection alive afterwards."""
     spec = catalogue.entities[name]
     if isinstance(spec, ArchiveSpec):
-        return ArchiveRunner(source, target, ctx, reporter).run(spec)
-    return EntityRunner(source, target, ctx, reporter).run(spec)
+        return ArchiveRunner(source, target, ctx, reporter).run(spec), target
+    runner = EntityRunner(source, target, ctx, reporter)
+    return runner.run(spec), runner.target
 
 
 def _run_parallel(
@@ -208,7 +217,7 @@ def _run_parallel(
         with open_source() as src, open_target() as dst:
             src.execute(sql.SQL("SET TRANSACTION SNAPSHOT {}").format(sql.Literal(snapshot)))
             try:
-                return _run_one(catalogue, name, src, dst, worker_ctx, reporter)
+                return _run_one(catalogue, name, src, dst, worker_ctx, reporter)[0]
             finally:
                 src.rollback()
 

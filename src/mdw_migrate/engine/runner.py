@@ -24,8 +24,9 @@ from psycopg import ClientCursor, errors, sql
 from psycopg.pq import TransactionStatus
 from psycopg.types.json import Jsonb
 from tenacity import (
+    RetryCallState,
     Retrying,
-    retry_if_exception_type,
+    retry_if_exception,
     stop_after_attempt,
     wait_exponential,
 )
@@ -48,6 +49,19 @@ TRANSIENT = (
 MIN_KEY = -(2**63)
 # Errors a row's data can cause; anything else is a connection or a bug, not a bad row.
 ROW_ERRORS = (errors.DataError, errors.IntegrityError)
+
+
+def _source_lost(entity: str, exc: Exception) -> MigrationError:
+    return MigrationError(
+        code="SOURCE_UNAVAILABLE",
+        entity=entity,
+        message=f"The connection to the source database was lost ({type(exc).__name__})",
+        details={"error": type(exc).__name__},
+        suggestion=(
+            "Check that the legacy database is up and reachable, then run the same command"
+            " with --resume: every committed batch is kept"
+        ),
+    )
 
 
 def error_budget(source_rows: int) -> float:
@@ -541,12 +555,9 @@ class EntityRunner:
         upper: int | None = None,
         range_no: int | None = None,
     ) -> BatchStats | None:
-        retrying = Retrying(
-            retry=retry_if_exception_type(TRANSIENT),
-            stop=stop_after_attempt(self.ctx.max_retry_attempts + 1),
-            wait=wait_exponential(multiplier=0.2, max=10),
-            reraise=True,
-            before_sleep=lambda state: log.warning(
+        def before_sleep(state: RetryCallState) -> None:
+            error = state.outcome.exception() if state.outcome else None
+            log.warning(
                 "batch retried",
                 extra={
                     "entity": spec.name,
@@ -554,14 +565,48 @@ class EntityRunner:
                     "details": {
                         "batchNumber": batch_no,
                         "attempt": state.attempt_number,
-                        "error": type(state.outcome.exception()).__name__
-                        if state.outcome
-                        else None,
+                        "error": type(error).__name__,
                     },
                 },
-            ),
+            )
+            if self.target.broken or self.target.closed:
+                self._reconnect_target(spec)
+
+        retrying = Retrying(
+            retry=retry_if_exception(self._retryable),
+            stop=stop_after_attempt(self.ctx.max_retry_attempts + 1),
+            wait=wait_exponential(multiplier=0.2, max=10),
+            reraise=True,
+            before_sleep=before_sleep,
         )
-        return retrying(self._batch, spec, batch_no, last_key, batch_size, upper, range_no)
+        try:
+            return retrying(self._batch, spec, batch_no, last_key, batch_size, upper, range_no)
+        except psycopg.OperationalError as exc:
+            if self.source.broken or self.source.closed:
+                raise _source_lost(spec.name, exc) from exc
+            raise
+
+    def _retryable(self, exc: BaseException) -> bool:
+        """Worth another try: a lock or deadlock, a timeout, or a lost target connection
+        that can be opened again. A lost source cannot: its snapshot is gone with it."""
+        if isinstance(exc, TRANSIENT):
+            return not (self.source.broken or self.source.closed)
+        if isinstance(exc, psycopg.OperationalError):
+            lost_target = self.target.broken or self.target.closed
+            # A dry run lives in one target transaction: a new connection could not continue it.
+            return (
+                lost_target
+                and self.ctx.open_target is not None
+                and not self.ctx.dry_run
+                and not self.source.broken
+            )
+        return False
+
+    def _reconnect_target(self, spec: EntitySpec) -> None:
+        assert self.ctx.open_target is not None
+        log.warning("target reconnected", extra={"entity": spec.name, "action": "target_reconnect"})
+        self.target = self.ctx.open_target()
+        self._prepare_temp_tables(spec)
 
     def _batch(
         self,
