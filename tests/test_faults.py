@@ -4,10 +4,12 @@ bad rows stop the run with a report."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 
 import psycopg
 import pytest
 
+from mdw_migrate import embedded
 from mdw_migrate.catalogue import CATALOGUE
 from mdw_migrate.engine.migrate import RunOptions, migrate
 from mdw_migrate.engine.runner import BatchStats
@@ -180,3 +182,73 @@ def test_a_lost_source_is_a_critical_error_that_says_to_resume(
     assert scalar(
         target, "SELECT status FROM migration.entity_progress WHERE entity = 'offices'"
     ) in {"running", "completed"}
+
+
+def test_a_held_lock_is_waited_for_then_retried_and_reported(
+    source: str, create_database: Callable[[str], str], caplog: pytest.LogCaptureFixture
+) -> None:
+    import logging
+    import threading
+
+    target = fresh_target(create_database, "SELECT 1")
+    holder = psycopg.connect(target)
+    holder.execute("LOCK TABLE offices IN ACCESS EXCLUSIVE MODE")  # another session's lock
+    release = threading.Timer(1.2, holder.rollback)
+    release.start()
+    options = RunOptions(
+        batch_size=50,
+        batch_size_forced=True,
+        max_retry_attempts=4,
+        dry_run=False,
+        id_secret_env=None,
+        command="test",
+        arguments={},
+        source_identity={},
+        target_identity={},
+    )
+    logging.getLogger("mdw_migrate").propagate = True
+    try:
+        with (
+            caplog.at_level(logging.WARNING, logger="mdw_migrate.runner"),
+            psycopg.connect(source) as s,
+            psycopg.connect(target, autocommit=True) as t,
+        ):
+            s.read_only = True
+            t.execute("SET lock_timeout = '300ms'")
+            outcome = migrate(CATALOGUE, ["offices"], s, t, options, QuietReporter())
+    finally:
+        release.join()
+        holder.close()
+    assert outcome.results[0].status == "completed"
+    retries = [r for r in caplog.records if getattr(r, "action", None) == "batch_retry"]
+    assert retries and retries[0].details["error"] == "LockNotAvailable"  # type: ignore[attr-defined]
+
+
+def test_a_statement_timeout_after_every_retry_is_a_contract_error(
+    pg_server: embedded.EmbeddedServer,
+    source: str,
+    create_database: Callable[[str], str],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import json
+
+    from click.testing import CliRunner
+
+    from mdw_migrate.cli.main import cli
+
+    target = fresh_target(create_database, "SELECT 1")
+    for side, conninfo in (("SOURCE", source), ("TARGET", target)):
+        monkeypatch.setenv(f"{side}_DB_HOST", pg_server.socket_dir)
+        monkeypatch.setenv(f"{side}_DB_PORT", str(pg_server.port))
+        monkeypatch.setenv(f"{side}_DB_NAME", psycopg.conninfo.conninfo_to_dict(conninfo)["dbname"])
+    monkeypatch.setenv("MIGRATION_TIMEOUT", "1")  # one millisecond
+    monkeypatch.setenv("MAX_RETRY_ATTEMPTS", "1")
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(cli, ["migrate", "core", "--json"], catch_exceptions=False)
+    assert result.exit_code == 3
+    error = json.loads(result.output.splitlines()[-1])
+    assert error["error"]["code"] == "STATEMENT_TIMEOUT"
+    assert "MIGRATION_TIMEOUT" in error["recovery"]["suggestion"]
+    record = json.loads((tmp_path / "audit" / "audit.jsonl").read_text().splitlines()[-1])
+    assert (record["outcome"], record["errorCode"]) == ("failed", "STATEMENT_TIMEOUT")

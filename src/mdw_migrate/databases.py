@@ -62,6 +62,10 @@ def open_target(ep: Endpoint, statement_timeout_ms: int) -> Conn:
     # then stay in memory instead of spilling to temporary files.
     conn.execute("SET temp_buffers = '128MB'")
     conn.execute("SELECT set_config('statement_timeout', %s, false)", [str(statement_timeout_ms)])
+    # Waiting on another session's lock ends well before the statement timeout, so the batch
+    # is retried (with backoff) instead of hanging.
+    lock_ms = min(30_000, statement_timeout_ms) if statement_timeout_ms else 30_000
+    conn.execute("SELECT set_config('lock_timeout', %s, false)", [str(lock_ms)])
     return conn
 
 

@@ -78,3 +78,62 @@ def connection_failed(side: str, host: str, database: str, reason: str) -> Migra
             "DB_SSLMODE, and that the server accepts connections from this machine"
         ),
     )
+
+
+def from_database_error(exc: Exception, entity: str | None = None) -> MigrationError:
+    """A database error that retries did not cure, in the contract's shape. Only the error
+    class and SQLSTATE are kept: the server's message may quote row values."""
+    import psycopg
+    from psycopg import errors
+
+    kind = type(exc).__name__
+    sqlstate = getattr(exc, "sqlstate", None)
+    details: dict[str, Any] = {"error": kind, "sqlstate": sqlstate}
+    if isinstance(exc, errors.QueryCanceled):
+        return MigrationError(
+            code="STATEMENT_TIMEOUT",
+            entity=entity,
+            message="A statement ran longer than MIGRATION_TIMEOUT, after every retry",
+            details=details,
+            suggestion=(
+                "Raise MIGRATION_TIMEOUT (milliseconds) or lower --batch-size, then run the"
+                " same command with --resume"
+            ),
+        )
+    if isinstance(exc, errors.LockNotAvailable):
+        return MigrationError(
+            code="LOCK_TIMEOUT",
+            entity=entity,
+            message="Another session kept a lock on a target table, after every retry",
+            details=details,
+            suggestion=(
+                "Find the blocking session (pg_stat_activity, pg_locks), let it finish, then"
+                " run the same command with --resume"
+            ),
+        )
+    if isinstance(exc, errors.DiskFull | errors.OutOfMemory | errors.InsufficientResources):
+        return MigrationError(
+            code="TARGET_RESOURCES_EXHAUSTED",
+            entity=entity,
+            message="The target database ran out of disk or memory; the batch was rolled back",
+            details=details,
+            suggestion="Free space on the target, then run the same command with --resume",
+        )
+    if isinstance(exc, psycopg.OperationalError):
+        return MigrationError(
+            code="CONNECTION_LOST",
+            entity=entity,
+            message="A database connection was lost and could not be restored",
+            details=details,
+            suggestion="Check both databases are reachable, then run the command with --resume",
+        )
+    return MigrationError(
+        code="DATABASE_ERROR",
+        entity=entity,
+        message=f"The database refused a statement ({kind}, SQLSTATE {sqlstate})",
+        details=details,
+        suggestion=(
+            "See ./logs/ for the entity and batch; nothing of the failed batch was written."
+            " Fix the cause, then run the same command with --resume"
+        ),
+    )

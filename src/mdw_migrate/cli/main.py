@@ -31,7 +31,7 @@ from ..engine.migrate import RunOptions, RunOutcome
 from ..engine.migrate import migrate as run_migration
 from ..engine.validate import EntityValidation
 from ..engine.validate import validate as validate_unit
-from ..errors import EXIT_FAILED, EXIT_USAGE, MigrationError
+from ..errors import EXIT_FAILED, EXIT_USAGE, MigrationError, from_database_error
 from ..legacy import generator
 from ..target import schema as target_schema
 from . import output
@@ -91,6 +91,18 @@ def handled(as_json: bool) -> Iterator[None]:
         yield
     except MigrationError as exc:
         fail(exc, as_json)
+    except psycopg.Error as exc:
+        log.error(
+            "database error",
+            extra={
+                "action": "error",
+                "details": {
+                    "error": type(exc).__name__,
+                    "sqlstate": getattr(exc, "sqlstate", None),
+                },
+            },
+        )
+        fail(from_database_error(exc), as_json)
 
 
 # Errors that mean "the tool declined", not "something broke".
@@ -128,6 +140,9 @@ def audited(command: str, arguments: dict[str, Any]) -> Iterator[Trail]:
         raise
     except click.Abort:
         trail.outcome, trail.error_code = "refused", "ABORTED"
+        raise
+    except psycopg.Error as exc:
+        trail.outcome, trail.error_code = "failed", from_database_error(exc).code
         raise
     except KeyboardInterrupt:
         trail.outcome, trail.error_code = "interrupted", "INTERRUPTED"
