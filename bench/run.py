@@ -73,7 +73,12 @@ def raw_pipe(source: str, target: str, tables: list[str]) -> tuple[float, int]:
 
 
 def tool_run(
-    server: embedded.EmbeddedServer, source_db: str, target_db: str, phase: str, batch: int | None
+    server: embedded.EmbeddedServer,
+    source_db: str,
+    target_db: str,
+    phase: str,
+    batch: int | None,
+    workers: int | None = None,
 ) -> tuple[float, dict[str, Any], float]:
     """Runs the CLI in a child process; returns seconds, per-entity results, child peak RSS."""
     env = dict(os.environ)
@@ -85,6 +90,8 @@ def tool_run(
     args = [sys.executable, "-m", "mdw_migrate", "migrate", phase, "--json"]
     if batch:
         args += ["--batch-size", str(batch)]
+    if workers:
+        args += ["--workers", str(workers)]
     before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     started = time.perf_counter()
     proc = subprocess.run(args, env=env, capture_output=True, text=True, check=False, cwd=HERE)
@@ -111,6 +118,7 @@ def main() -> None:
     parser.add_argument("--phase", default="core-with-patients")
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--batch-size", type=int, default=None)
+    parser.add_argument("--workers", type=int, default=None, help="default: the tool's own")
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--home", type=Path, default=HERE / ".work")
     args = parser.parse_args()
@@ -135,7 +143,7 @@ def main() -> None:
         with psycopg.connect(target, autocommit=True) as conn:
             schema.apply(conn)
         seconds, results, peak = tool_run(
-            server, "bench_source", "bench_target", args.phase, args.batch_size
+            server, "bench_source", "bench_target", args.phase, args.batch_size, args.workers
         )
         raw_times.append(raw_seconds)
         tool_times.append(seconds)
@@ -153,6 +161,7 @@ def main() -> None:
         f" Python {platform.python_version()}",
         "scale": args.scale,
         "phase": args.phase,
+        "workers": args.workers or "default",
         "repeats": args.repeat,
         "source_rows_of_phase_tables": raw_rows,
         # Whole command (process start, imports, connections) and the entities' own time.
@@ -170,7 +179,8 @@ def main() -> None:
     }
     out = HERE / "results"
     out.mkdir(exist_ok=True)
-    path = out / f"{args.phase}-scale{args.scale}-{datetime.now(UTC):%Y%m%dT%H%M%S}.json"
+    stamp = f"{datetime.now(UTC):%Y%m%dT%H%M%S}"
+    path = out / f"{args.phase}-scale{args.scale}-w{args.workers or 'default'}-{stamp}.json"
     path.write_text(json.dumps(summary, indent=2))
     print(json.dumps(summary, indent=2))
     print(f"written to {path}")
