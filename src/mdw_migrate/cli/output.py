@@ -108,6 +108,9 @@ class JsonReporter:
         self.totals: dict[str, tuple[int, int]] = {}
         self.started: dict[str, float] = {}
         self.processed: dict[str, int] = {}
+        self.batches: dict[str, int] = {}
+        # Workers of a split entity report batches of the same entity at once.
+        self.lock = threading.Lock()
 
     def __enter__(self) -> JsonReporter:
         return self
@@ -122,8 +125,11 @@ class JsonReporter:
 
     def batch_done(self, stats: BatchStats) -> None:
         total, batches = self.totals[stats.entity]
-        self.processed[stats.entity] += stats.rows
-        done = self.processed[stats.entity]
+        with self.lock:
+            self.processed[stats.entity] += stats.rows
+            self.batches[stats.entity] = self.batches.get(stats.entity, 0) + 1
+            done = self.processed[stats.entity]
+            current = self.batches[stats.entity]
         elapsed = time.perf_counter() - self.started[stats.entity]
         rate = done / elapsed if elapsed > 0 else 0.0
         remaining = max(total - done, 0)
@@ -132,8 +138,8 @@ class JsonReporter:
                 "status": "in_progress",
                 "entity": stats.entity,
                 "progress": {
-                    "currentBatch": stats.batch_no,
-                    "totalBatches": max(batches, stats.batch_no),
+                    "currentBatch": current,
+                    "totalBatches": max(batches, current),
                     "percentComplete": round(100.0 * done / total, 1) if total else 100.0,
                     "recordsProcessed": done,
                     "recordsRemaining": remaining,
@@ -141,7 +147,7 @@ class JsonReporter:
                 },
                 "performance": {
                     "recordsPerSecond": round(rate),
-                    "averageBatchTime": f"{elapsed / stats.batch_no:.2f}s",
+                    "averageBatchTime": f"{elapsed / current:.2f}s",
                     "memoryUsage": f"{rss_mb():.0f}MB",
                 },
             }
