@@ -624,6 +624,9 @@ class EntityRunner:
             rows = self._stage(spec, last_key, batch_size, upper)
             if rows == 0:
                 return None
+            if rows >= batch_size:
+                rows += self._complete_last_key(spec)
+            duplicates = self._split_duplicates(spec)
             params = self._params(spec, batch_no, MIN_KEY if last_key is None else last_key)
             target.execute(sqlgen.fill_work(spec).encode(), params)
             self._apply_fallbacks(spec)
@@ -642,6 +645,12 @@ class EntityRunner:
                 target.execute(sqlgen.INSERT_ID_MAP, params)
             if excluded or rejected:
                 target.execute(sqlgen.INSERT_OUTCOMES, params)
+            if duplicates:
+                with target.cursor() as cur:
+                    cur.executemany(
+                        sqlgen.REJECT_DUPLICATE, [{**params, "key": k} for k in duplicates]
+                    )
+                rejected += len(duplicates)
             issues = sqlgen.insert_issues(spec)
             if issues:
                 target.execute(issues.encode(), params)
@@ -663,6 +672,25 @@ class EntityRunner:
         self, spec: EntitySpec, last_key: int | None, batch_size: int, upper: int | None
     ) -> int:
         return self._pipe(sqlgen.source_batch_query(spec, last_key, batch_size, upper))
+
+    def _complete_last_key(self, spec: EntitySpec) -> int:
+        """Re-reads every source row of the batch's last key; returns the rows it added."""
+        row = self.target.execute(sqlgen.stage_max_key(spec).encode()).fetchone()
+        if row is None or row[0] is None:
+            return 0
+        delete, select = sqlgen.complete_key_group(spec)
+        removed = self.target.execute(delete.encode(), {"key": row[0]}).rowcount
+        query = f"COPY ({select.replace('%(key)s', str(int(row[0])))}) TO STDOUT (FORMAT BINARY)"
+        return self._pipe(query) - max(removed, 0)
+
+    def _split_duplicates(self, spec: EntitySpec) -> list[int]:
+        """Keeps the first source row of a legacy id that appears twice (a source without a
+        primary key); the others are rejected DUPLICATE_LEGACY_ID rather than lost."""
+        check, remove = sqlgen.split_duplicates(spec)
+        found = self.target.execute(check.encode()).fetchone()
+        if not found or not found[0]:
+            return []
+        return [int(r[0]) for r in self.target.execute(remove.encode()).fetchall()]
 
     def _pipe(self, query: str) -> int:
         """Pipes a COPY ... TO STDOUT of the source into the staging table, chunk by chunk."""

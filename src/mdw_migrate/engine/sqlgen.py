@@ -84,6 +84,41 @@ def source_batch_query(
     )
 
 
+def stage_max_key(spec: EntitySpec) -> str:
+    return f"SELECT max({q(spec.source.key)})::bigint FROM {STAGE}"
+
+
+def complete_key_group(spec: EntitySpec) -> tuple[str, str]:
+    """A source without a primary key can hold one legacy id twice, and LIMIT may cut between
+    the copies: the batch's last key is dropped and read again whole."""
+    key = q(spec.source.key)
+    return (
+        f"DELETE FROM {STAGE} WHERE {key} = %(key)s",
+        f"SELECT * FROM ({spec.source.query}) AS src WHERE src.{key} = %(key)s",
+    )
+
+
+def split_duplicates(spec: EntitySpec) -> tuple[str, str]:
+    """(does the stage hold a legacy id twice?, remove every copy but the first and return
+    their keys)."""
+    key = q(spec.source.key)
+    return (
+        f"SELECT EXISTS (SELECT 1 FROM {STAGE} GROUP BY {key} HAVING count(*) > 1)",
+        f"DELETE FROM {STAGE} WHERE ctid IN (SELECT ctid FROM (SELECT ctid, row_number()"
+        f" OVER (PARTITION BY {key} ORDER BY ctid) AS n FROM {STAGE}) AS d WHERE d.n > 1)"
+        f" RETURNING {key}::bigint",
+    )
+
+
+REJECT_DUPLICATE = (
+    "INSERT INTO migration.row_outcomes"
+    " (entity, legacy_id, outcome, reason_code, detail, run_id, batch_no)"
+    " VALUES (%(entity)s, %(key)s, 'rejected', 'DUPLICATE_LEGACY_ID',"
+    " 'another source row has the same legacy id and was migrated', %(run_id)s, %(batch_no)s)"
+    " ON CONFLICT (entity, legacy_id) DO NOTHING"
+)
+
+
 def source_keys_query(spec: EntitySpec, keys: list[int]) -> str:
     """The source rows of the given keys (a validation sample), as a binary COPY."""
     listed = ",".join(str(int(k)) for k in keys) or "NULL"
