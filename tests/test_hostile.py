@@ -238,10 +238,11 @@ def check_invalid_utf8_fates(src: str, dst: str) -> None:
 
 
 @pytest.mark.xfail(
-    reason="A SQL_ASCII source is refused: the engine connects with the server's client"
-    " encoding (SQL_ASCII), psycopg then returns catalogue names as bytes, and preflight"
-    " .check_source reports every table as missing (SCHEMA_INCOMPATIBLE) instead of"
-    " reading the rows and rejecting/keeping the invalid UTF-8 values",
+    reason="Invalid UTF-8 in a SQL_ASCII source stops the run: the engine now speaks UTF-8 to"
+    " the source (catalogue names and preflight work), but the source server refuses to send"
+    " the invalid bytes under client_encoding UTF8 ('invalid byte sequence for encoding UTF8'"
+    " during the staging COPY), so the row is neither migrated with its raw value kept nor"
+    " rejected. Needs the raw bytes read as bytea for SQL_ASCII sources and a rule-2 path.",
     strict=True,
 )
 def test_invalid_utf8_from_sql_ascii_source(pg_server: Any, create_database: CreateDb) -> None:
@@ -253,10 +254,9 @@ def test_invalid_utf8_from_sql_ascii_source(pg_server: Any, create_database: Cre
 
 
 @pytest.mark.xfail(
-    reason="A row whose text the UTF-8 target cannot accept crashes the run: the staging"
-    " COPY (runner._pipe) fails, the source's REPEATABLE READ transaction is left aborted, and"
-    " the halving retry / LOAD_ERROR path dies with InFailedSqlTransaction (not in"
-    " ROW_ERRORS) instead of rejecting the row or keeping the raw value",
+    reason="Same as above with the client encoding set by the caller: the SQL_ASCII source"
+    " server refuses to send invalid UTF-8 under client_encoding UTF8 during the staging COPY,"
+    " and the run stops instead of keeping or rejecting the row.",
     strict=True,
 )
 def test_invalid_utf8_from_sql_ascii_source_with_utf8_client(

@@ -19,7 +19,7 @@ from .. import __version__
 from . import control, preflight
 from .archive import ArchiveRunner, ArchiveSpec
 from .planner import Catalogue
-from .runner import EntityResult, EntityRunner, Reporter, RunContext
+from .runner import EntityResult, EntityRunner, Reporter, RunContext, use_utf8
 from .spec import EntitySpec
 
 Conn = psycopg.Connection[tuple[Any, ...]]
@@ -83,6 +83,8 @@ def migrate(
     options: RunOptions,
     reporter: Reporter,
 ) -> RunOutcome:
+    for conn in (source, target):
+        use_utf8(conn)
     specs = [s for n in names if isinstance(s := catalogue.entities[n], EntitySpec)]
     preflight.check_source(source, specs)
     preflight.check_target(target, specs)
@@ -216,6 +218,8 @@ def _run_parallel(
     def work(name: str) -> EntityResult:
         with open_source() as src, open_target() as dst:
             src.execute(sql.SQL("SET TRANSACTION SNAPSHOT {}").format(sql.Literal(snapshot)))
+            use_utf8(src)
+            use_utf8(dst)
             try:
                 return _run_one(catalogue, name, src, dst, worker_ctx, reporter)[0]
             finally:

@@ -51,6 +51,13 @@ MIN_KEY = -(2**63)
 ROW_ERRORS = (errors.DataError, errors.IntegrityError)
 
 
+def use_utf8(conn: Conn) -> None:
+    """Both sessions speak UTF-8 whatever the servers' encodings: a SQL_ASCII legacy server
+    would otherwise hand back even catalogue names as bytes."""
+    if conn.info.encoding.lower().replace("-", "") != "utf8":
+        conn.execute("SET client_encoding TO 'UTF8'")
+
+
 def _source_lost(entity: str, exc: Exception) -> MigrationError:
     return MigrationError(
         code="SOURCE_UNAVAILABLE",
@@ -388,14 +395,12 @@ class EntityRunner:
         detail = f"{type(exc).__name__} (SQLSTATE {getattr(exc, 'sqlstate', None)})" + (
             f" on {where}" if where else ""
         )
+        # The key of the failing row, read from the source: the row itself may be what the
+        # target cannot even stage (text that is not valid UTF-8).
+        row = self.source.execute(sqlgen.next_key_query(spec, last_key, upper).encode()).fetchone()
+        if row is None:
+            return None
         with self.target.transaction():
-            self.target.execute("TRUNCATE pg_temp.mdw_stage, pg_temp.mdw_work")
-            if self._stage(spec, last_key, 1, upper) == 0:
-                return None
-            row = self.target.execute(
-                f"SELECT {sqlgen.q(spec.source.key)}::bigint FROM {sqlgen.STAGE}".encode()
-            ).fetchone()
-            assert row is not None
             params = self._params(spec, batch_no, MIN_KEY if last_key is None else last_key)
             params.update(hi=int(row[0]), detail=detail)
             self.target.execute(sqlgen.CLEAR_OUTCOMES, params)
@@ -487,6 +492,8 @@ class EntityRunner:
                 src.execute(
                     sql.SQL("SET TRANSACTION SNAPSHOT {}").format(sql.Literal(ctx.snapshot))
                 )
+                use_utf8(src)
+                use_utf8(dst)
                 try:
                     runner = EntityRunner(src, dst, ctx, self.reporter)
                     runner._prepare_temp_tables(spec)
@@ -695,10 +702,21 @@ class EntityRunner:
     def _pipe(self, query: str) -> int:
         """Pipes a COPY ... TO STDOUT of the source into the staging table, chunk by chunk."""
         into_stage = f"COPY {sqlgen.STAGE} FROM STDIN (FORMAT BINARY)".encode()
-        with self.source.cursor() as src_cur, self.target.cursor() as dst_cur:
-            with src_cur.copy(query.encode()) as out, dst_cur.copy(into_stage) as into:
-                for chunk in out:
-                    into.write(chunk)
+        with (
+            self.source.cursor() as src_cur,
+            self.target.cursor() as dst_cur,
+            src_cur.copy(query.encode()) as out,
+        ):
+            try:
+                with dst_cur.copy(into_stage) as into:
+                    for chunk in out:
+                        into.write(chunk)
+            except psycopg.Error:
+                # The target refused the data: let the source finish its COPY, so its
+                # transaction (the run's snapshot) stays usable for the retry.
+                for _ in out:
+                    pass
+                raise
             # Read before the cursor closes: a closed cursor forgets its row count.
             return max(dst_cur.rowcount, 0)
 

@@ -84,6 +84,20 @@ def source_batch_query(
     )
 
 
+def next_key_query(spec: EntitySpec, last_key: int | None, upper: int | None) -> str:
+    """The first key after `last_key` (within `upper`), read directly from the source."""
+    key = q(spec.source.key)
+    conditions = ["TRUE"]
+    if last_key is not None:
+        conditions.append(f"src.{key} > {int(last_key)}")
+    if upper is not None:
+        conditions.append(f"src.{key} <= {int(upper)}")
+    return (
+        f"SELECT src.{key}::bigint FROM ({spec.source.query}) AS src"
+        f" WHERE {' AND '.join(conditions)} ORDER BY src.{key} LIMIT 1"
+    )
+
+
 def stage_max_key(spec: EntitySpec) -> str:
     return f"SELECT max({q(spec.source.key)})::bigint FROM {STAGE}"
 
