@@ -237,14 +237,6 @@ def check_invalid_utf8_fates(src: str, dst: str) -> None:
         assert_accounted(raw, dst, entity)
 
 
-@pytest.mark.xfail(
-    reason="Invalid UTF-8 in a SQL_ASCII source stops the run: the engine now speaks UTF-8 to"
-    " the source (catalogue names and preflight work), but the source server refuses to send"
-    " the invalid bytes under client_encoding UTF8 ('invalid byte sequence for encoding UTF8'"
-    " during the staging COPY), so the row is neither migrated with its raw value kept nor"
-    " rejected. Needs the raw bytes read as bytea for SQL_ASCII sources and a rule-2 path.",
-    strict=True,
-)
 def test_invalid_utf8_from_sql_ascii_source(pg_server: Any, create_database: CreateDb) -> None:
     src = sql_ascii_legacy(pg_server, seed=101)
     dst = target(create_database)
@@ -253,12 +245,6 @@ def test_invalid_utf8_from_sql_ascii_source(pg_server: Any, create_database: Cre
     check_invalid_utf8_fates(src, dst)
 
 
-@pytest.mark.xfail(
-    reason="Same as above with the client encoding set by the caller: the SQL_ASCII source"
-    " server refuses to send invalid UTF-8 under client_encoding UTF8 during the staging COPY,"
-    " and the run stops instead of keeping or rejecting the row.",
-    strict=True,
-)
 def test_invalid_utf8_from_sql_ascii_source_with_utf8_client(
     pg_server: Any, create_database: CreateDb
 ) -> None:
