@@ -49,6 +49,10 @@ def test_logs_audit_backups_and_output_hold_no_personal_data(
     generate(source, scale=0.003, seed=23)
     runner = CliRunner()
     printed = []
+    # The demo, on its own embedded server under ./.mdw, with the same (deterministic) data.
+    demo = runner.invoke(cli, ["demo", "--scale", "0.003", "--seed", "23"], catch_exceptions=False)
+    assert demo.exit_code == 0, demo.output[-2000:]
+    printed.append(demo.output)
     for args in (
         ["schema", "apply"],
         ["migrate", "all", "--validate"],
