@@ -252,3 +252,88 @@ def test_a_statement_timeout_after_every_retry_is_a_contract_error(
     assert "MIGRATION_TIMEOUT" in error["recovery"]["suggestion"]
     record = json.loads((tmp_path / "audit" / "audit.jsonl").read_text().splitlines()[-1])
     assert (record["outcome"], record["errorCode"]) == ("failed", "STATEMENT_TIMEOUT")
+
+
+# A trigger on the checkpoint update runs inside the runner's own batch transaction, in its
+# own session: it can break that session's staging table the way a transaction pooler does
+# (the next COPY lands on a table of another shape), on a real server, once.
+SABOTAGE_STAGE_ONCE = """
+CREATE TABLE sabotage_flag (armed boolean);
+INSERT INTO sabotage_flag VALUES (true);
+CREATE FUNCTION sabotage() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF NEW.entity = 'profiles' AND NEW.batches = 2 AND EXISTS (SELECT 1 FROM sabotage_flag) THEN
+        DELETE FROM sabotage_flag;
+        ALTER TABLE pg_temp.mdw_stage DROP COLUMN username;
+    END IF;
+    RETURN NEW;
+END $$;
+CREATE TRIGGER sabotage AFTER UPDATE ON migration.entity_progress
+    FOR EACH ROW EXECUTE FUNCTION sabotage();
+"""
+
+
+def test_a_staging_table_broken_under_the_runner_rejects_no_row(
+    source: str, create_database: Callable[[str], str]
+) -> None:
+    target = fresh_target(create_database, SABOTAGE_STAGE_ONCE)
+    outcome = run(source, target, "profiles", batch_size=200)
+    assert scalar(target, "SELECT count(*) FROM sabotage_flag") == 0  # it did fire
+    result = outcome.results[0]
+    # The COPY of batch 3 met a staging table one column short (BadCopyFileFormat, SQLSTATE
+    # 22P04: class 22, but not a row's value): retried on fresh staging tables, not rejected.
+    assert result.status == "completed"
+    assert (result.migrated, result.rejected) == (result.source_rows, 0)
+    assert rows(target, "SELECT * FROM migration.row_outcomes WHERE outcome = 'rejected'") == []
+    with psycopg.connect(source) as s, psycopg.connect(target, autocommit=True) as t:
+        assert validate(CATALOGUE, "profiles", s, t).passed
+
+
+@pytest.mark.parametrize(
+    ("errcode", "sqlstate"),
+    [
+        ("bad_copy_file_format", "22P04"),
+        ("undefined_table", "42P01"),
+        ("protocol_violation", "08P01"),
+    ],
+)
+def test_an_infrastructure_error_is_retried_then_stops_the_run_and_rejects_no_row(
+    source: str, create_database: Callable[[str], str], errcode: str, sqlstate: str
+) -> None:
+    # Every insert into profiles fails with an error that says nothing about the row.
+    target = fresh_target(
+        create_database,
+        "CREATE FUNCTION refuse() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN"
+        f" RAISE EXCEPTION 'injected' USING ERRCODE = '{errcode}'; END $$;"
+        " CREATE TRIGGER refuse BEFORE INSERT ON profiles"
+        " FOR EACH STATEMENT EXECUTE FUNCTION refuse();",
+    )
+    reporter = QuietReporter()
+    names = CATALOGUE.resolve("profiles")
+    options = RunOptions(
+        batch_size=100,
+        batch_size_forced=True,
+        max_retry_attempts=2,
+        dry_run=False,
+        id_secret_env=None,
+        command="migrate profiles",
+        arguments={},
+        source_identity={},
+        target_identity={},
+        open_target=lambda: psycopg.connect(target, autocommit=True),
+    )
+    with (
+        psycopg.connect(source) as s,
+        psycopg.connect(target, autocommit=True) as t,
+        pytest.raises(psycopg.Error) as raised,
+    ):
+        s.read_only = True
+        migrate(CATALOGUE, names, s, t, options, reporter)
+    assert raised.value.sqlstate == sqlstate
+    assert scalar(target, "SELECT count(*) FROM migration.row_outcomes") == 0
+    assert scalar(target, "SELECT count(*) FROM profiles") == 0
+    # The contract error keeps the server's error class and SQLSTATE, never its message.
+    from mdw_migrate.errors import from_database_error
+
+    error = from_database_error(raised.value)
+    assert error.details == {"error": type(raised.value).__name__, "sqlstate": sqlstate}

@@ -47,8 +47,22 @@ TRANSIENT = (
     errors.QueryCanceled,
 )
 MIN_KEY = -(2**63)
-# Errors a row's data can cause; anything else is a connection or a bug, not a bad row.
-ROW_ERRORS = (errors.DataError, errors.IntegrityError)
+# SQLSTATEs of classes 22 and 23 that say nothing about a row's values: a COPY whose rows do
+# not fit the staging table (wrong field count or binary format: the session's tables are not
+# what the runner made, as behind a transaction pooler) and a setting refused.
+NOT_ROW_ERRORS = frozenset({"22P03", "22P04", "22023"})
+
+
+def is_row_error(exc: BaseException) -> bool:
+    """Only a data exception or an integrity violation (SQLSTATE classes 22 and 23) can be
+    caused by a row's own values, and so reject that row. Anything else (a missing table or
+    schema, a protocol or connection error, a bug) is retried and then stops the run."""
+    sqlstate = getattr(exc, "sqlstate", None) or ""
+    return (
+        isinstance(exc, psycopg.Error)
+        and sqlstate[:2] in ("22", "23")
+        and sqlstate not in NOT_ROW_ERRORS
+    )
 
 
 def use_utf8(conn: Conn) -> None:
@@ -295,7 +309,9 @@ class EntityRunner:
                 stats = self._batch_with_retries(
                     spec, done.batches + 1, done.last_key, size, hi, range_no
                 )
-            except ROW_ERRORS as exc:
+            except psycopg.Error as exc:
+                if not is_row_error(exc):
+                    raise
                 if size > 1:
                     size = max(1, size // 2)
                     continue
@@ -580,6 +596,10 @@ class EntityRunner:
             )
             if self.target.broken or self.target.closed:
                 self._reconnect_target(spec)
+            elif not isinstance(error, TRANSIENT):
+                # The batch rolled back on a connection that still works, but the session's
+                # staging tables may be what failed: the retry starts from fresh ones.
+                self._prepare_temp_tables(spec)
 
         retrying = Retrying(
             retry=retry_if_exception(self._retryable),
@@ -596,20 +616,22 @@ class EntityRunner:
             raise
 
     def _retryable(self, exc: BaseException) -> bool:
-        """Worth another try: a lock or deadlock, a timeout, or a lost target connection
-        that can be opened again. A lost source cannot: its snapshot is gone with it."""
-        if isinstance(exc, TRANSIENT):
-            return not (self.source.broken or self.source.closed)
-        if isinstance(exc, psycopg.OperationalError):
-            lost_target = self.target.broken or self.target.closed
+        """Worth another try: any database error that a row's values did not cause (those
+        are isolated by halving the batch instead) while the source snapshot is intact; a
+        lost target only when it can be opened again. A lost source cannot: its snapshot is
+        gone with it, as it is when the source's transaction failed."""
+        if not isinstance(exc, psycopg.Error) or is_row_error(exc):
+            return False
+        if (
+            self.source.broken
+            or self.source.closed
+            or self.source.info.transaction_status == TransactionStatus.INERROR
+        ):
+            return False
+        if self.target.broken or self.target.closed:
             # A dry run lives in one target transaction: a new connection could not continue it.
-            return (
-                lost_target
-                and self.ctx.open_target is not None
-                and not self.ctx.dry_run
-                and not self.source.broken
-            )
-        return False
+            return self.ctx.open_target is not None and not self.ctx.dry_run
+        return True
 
     def _reconnect_target(self, spec: EntitySpec) -> None:
         assert self.ctx.open_target is not None
