@@ -105,3 +105,19 @@ def schemes_kind(raw: str | None) -> str:
     except (ValueError, SyntaxError):
         return "garbage"
     return "literal"
+
+
+def json_objects(output: str) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in output.splitlines() if line.startswith("{")]
+
+
+def contract_error(output: str) -> dict[str, Any]:
+    """The one error object of a `--json` output, checked to be followed by the closing
+    summary that reports the same error."""
+    objects = json_objects(output)
+    errors = [o for o in objects if o.get("status") == "error" and "error" in o]
+    assert len(errors) == 1, objects
+    summary = objects[-1]
+    assert summary["status"] == "error" and "summary" in summary, summary
+    assert summary["summary"]["error"] == errors[0]["error"]["code"]
+    return errors[0]

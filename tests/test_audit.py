@@ -319,7 +319,7 @@ def test_records_are_copied_to_the_target_once(
     tmp_path: Path, create_database: Callable[[str], str]
 ) -> None:
     with psycopg.connect(create_database("audit")) as conn:
-        assert "008_audit" in schema.apply(conn)
+        assert "008_audit" in schema.apply(conn).steps
         first = _append(tmp_path, 1, password="hunter2")
         failed = audit.append(
             tmp_path, "schema apply", {}, None, TARGET, {}, "failed", "SCHEMA_INCOMPATIBLE"

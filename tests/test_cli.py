@@ -15,7 +15,7 @@ from mdw_migrate import embedded
 from mdw_migrate.cli.main import cli, normalize_argv
 from mdw_migrate.legacy.generator import generate
 
-from .helpers import rows, scalar
+from .helpers import contract_error, rows, scalar
 
 
 @pytest.fixture
@@ -54,7 +54,7 @@ def test_dependency_not_met_is_a_contract_error(env: dict[str, str]) -> None:
     assert invoke("schema", "apply").exit_code == 0
     result = invoke("migrate:patients", "--json")
     assert result.exit_code == 3
-    error = json_lines(result)[-1]
+    error = contract_error(result.output)
     assert error["status"] == "error" and error["error"]["code"] == "DEPENDENCY_NOT_MET"
     assert error["error"]["details"]["missingDependencies"] == ["offices", "profiles", "doctors"]
     assert "mdw-migrate migrate offices" in error["recovery"]["suggestion"]
@@ -65,7 +65,7 @@ def test_missing_target_schema_is_schema_incompatible(env: dict[str, str]) -> No
     generate(env["source"], scale=0.001, seed=1)
     result = invoke("migrate", "core", "--json")
     assert result.exit_code == 3
-    error = json_lines(result)[-1]["error"]
+    error = contract_error(result.output)["error"]
     assert error["code"] == "SCHEMA_INCOMPATIBLE"
     assert "table offices" in error["details"]["missing"]
 
@@ -76,9 +76,38 @@ def test_a_source_lacking_a_column_is_named(env: dict[str, str]) -> None:
         conn.execute("ALTER TABLE dispatch_office DROP COLUMN country")
     invoke("schema", "apply")
     result = invoke("migrate", "core", "--json")
-    error = json_lines(result)[-1]["error"]
+    error = contract_error(result.output)["error"]
     assert error["code"] == "SCHEMA_INCOMPATIBLE"
     assert error["details"] == {"side": "source", "missing": ["column dispatch_office.country"]}
+    # validate runs the same pre-flight, with the same advice, and never suggests --resume.
+    for command in (["validate", "core"], ["validate", "final"]):
+        checked = invoke(*command, "--json")
+        assert checked.exit_code == 3
+        same = contract_error(checked.output)
+        assert same["error"]["code"] == "SCHEMA_INCOMPATIBLE"
+        assert same["error"]["details"] == error["details"]
+        assert "--resume" not in same["recovery"]["suggestion"]
+
+
+def test_commands_that_touch_the_databases_say_which_ones_first(env: dict[str, str]) -> None:
+    generate(env["source"], scale=0.001, seed=1)
+    source = psycopg.conninfo.conninfo_to_dict(env["source"])
+    target = psycopg.conninfo.conninfo_to_dict(env["target"])
+    line = (
+        f"source postgres@{source['host']}:{source['port']}/{source['dbname']}"
+        f" -> target postgres@{target['host']}:{target['port']}/{target['dbname']}"
+    )
+    for command in (
+        ["schema", "apply"],
+        ["migrate", "core"],
+        ["validate", "core"],
+        ["rollback", "doctor_offices", "--yes"],
+    ):
+        result = invoke(*command)
+        assert result.exit_code == 0, result.output
+        first = next(x for x in result.output.splitlines() if x.startswith("source "))
+        assert first == line
+        assert "never-printed-password" not in result.output
 
 
 def test_migrate_json_progress_and_success_objects_then_validate(env: dict[str, str]) -> None:
@@ -88,7 +117,7 @@ def test_migrate_json_progress_and_success_objects_then_validate(env: dict[str, 
     assert result.exit_code == 0, result.output
     lines = json_lines(result)
     progress = [o for o in lines if o["status"] == "in_progress"]
-    success = {o["entity"]: o for o in lines if o["status"] == "success"}
+    success = {o["entity"]: o for o in lines if o["status"] == "success" and "entity" in o}
     assert set(success) == {"offices", "profiles", "doctors", "doctor_offices"}
     assert progress and {"currentBatch", "totalBatches", "percentComplete"} <= set(
         progress[0]["progress"]
@@ -121,7 +150,7 @@ def test_rollback_removes_only_the_tools_rows_and_remigrate_restores_uuids(
         conn.execute("INSERT INTO offices (name, legacy_office_id) VALUES ('hand-made', -1)")
     refused = invoke("rollback:offices", "--yes", "--json")
     assert refused.exit_code == 3
-    assert json_lines(refused)[-1]["error"]["code"] == "DEPENDENTS_EXIST"
+    assert contract_error(refused.output)["error"]["code"] == "DEPENDENTS_EXIST"
     assert invoke("rollback", "core", "--yes").exit_code == 0
     assert scalar(env["target"], "SELECT count(*) FROM offices") == 1
     assert scalar(env["target"], "SELECT count(*) FROM migration.id_map") == 0
@@ -148,20 +177,22 @@ def test_a_contract_script_name_runs_its_entities_after_their_dependencies(
     invoke("schema", "apply")
     refused = invoke("migrate-tasks", "--batch-size=1000", "--json")
     assert refused.exit_code == 3
-    error = json_lines(refused)[-1]
+    error = contract_error(refused.output)
     assert error["entity"] == "tasks" and error["error"]["code"] == "DEPENDENCY_NOT_MET"
     assert "orders" in error["error"]["details"]["missingDependencies"]
     assert invoke("migrate", "all", "--json", "--workers", "2").exit_code == 0
     again = invoke("migrate-tasks", "--batch-size=1000", "--json")
     assert again.exit_code == 0, again.output
-    done = [o for o in json_lines(again) if o["status"] == "success"]
+    done = [o for o in json_lines(again) if o["status"] == "success" and "entity" in o]
     assert [o["entity"] for o in done] == ["tasks"]
     final = invoke("validate", "final", "--json")
     assert final.exit_code == 0, final.output
     objects = json_lines(final)
     entities = {o["entity"] for o in objects if "validation" in o}
-    assert {"legacy_archive", "system_messages", "payments"} <= entities
-    html = Path(objects[-1]["report"]).read_text()
+    assert {"legacy_archive", "system_messages", "payments", "security"} <= entities
+    assert objects[-1]["status"] == "success"
+    assert objects[-1]["summary"]["verdict"].startswith("Validation passed")
+    html = Path(objects[-1]["summary"]["totals"]["report"]).read_text()
     assert "system_messages" in html and "http://" not in html and "https://" not in html
     assert done[0]["results"]["totalRecords"] == scalar(
         env["source"], "SELECT count(*) FROM dispatch_task"
@@ -271,4 +302,4 @@ def test_restart_from_a_batch_or_a_legacy_id_and_the_checkpoint_mirror(
     }
     refused = invoke("migrate", "core", "--checkpoint", "5", "--json")
     assert refused.exit_code == 2
-    assert json_lines(refused)[-1]["error"]["code"] == "USAGE"
+    assert contract_error(refused.output)["error"]["code"] == "USAGE"

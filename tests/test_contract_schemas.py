@@ -1,5 +1,5 @@
-"""Every --json output of migrate, validate, rollback and status matches the JSON Schema kept
-in src/mdw_migrate/schemas/."""
+"""Every --json output of migrate, validate, rollback, schema apply, security check and status
+matches the JSON Schema kept in src/mdw_migrate/schemas/, and ends with one summary object."""
 
 from __future__ import annotations
 
@@ -27,6 +27,8 @@ def schema(name: str) -> dict[str, Any]:
 
 
 def kind(obj: dict[str, Any]) -> str:
+    if "summary" in obj:
+        return "summary"
     if obj.get("status") == "in_progress":
         return "progress"
     if obj.get("status") == "error":
@@ -57,23 +59,40 @@ def test_json_outputs_match_their_schemas(
     generate(source, scale=0.002, seed=17)
     runner = CliRunner()
     seen: dict[str, int] = {}
+    endings: dict[str, str] = {}
     for args in (
-        ["schema", "apply"],
+        ["schema", "apply", "--json"],
         ["migrate", "patients", "--json"],  # an error: dependencies
         ["migrate", "core-with-patients", "--json", "--batch-size", "40"],
         ["migrate:doctors", "validate", "--json"],
         ["validate", "core", "--json"],
         ["status", "--json"],
+        ["security", "check", "--json"],
         ["rollback", "patients", "--yes", "--json"],
+        ["validate", "core-with-patients", "--json"],  # fails: patients were rolled back
     ):
         result = runner.invoke(cli, normalize_argv(args), catch_exceptions=False)
-        for line in result.output.splitlines():
-            if not line.startswith("{"):
-                continue
-            obj = json.loads(line)
+        objects = [json.loads(line) for line in result.output.splitlines() if line.startswith("{")]
+        for obj in objects:
             name = kind(obj)
             if name == "other":
                 continue
             jsonschema.validate(obj, schema(name))
             seen[name] = seen.get(name, 0) + 1
-    assert set(seen) == {"progress", "error", "success", "validation", "status", "rollback"}
+        # Exactly one summary, and it is the last line: what an automation reads.
+        assert [kind(o) for o in objects].count("summary") == 1, args
+        assert kind(objects[-1]) == "summary", args
+        endings[" ".join(args)] = objects[-1]["status"]
+        assert (objects[-1]["status"] == "success") == (result.exit_code == 0), args
+    assert set(seen) == {
+        "progress",
+        "error",
+        "success",
+        "validation",
+        "status",
+        "rollback",
+        "summary",
+    }
+    assert endings["migrate patients --json"] == "error"
+    assert endings["validate core-with-patients --json"] == "failed"
+    assert endings["security check --json"] == "success"

@@ -18,7 +18,7 @@ from mdw_migrate.errors import MigrationError
 from mdw_migrate.legacy.generator import generate
 from mdw_migrate.target import schema
 
-from .helpers import QuietReporter, rows, run, scalar
+from .helpers import QuietReporter, contract_error, rows, run, scalar
 
 
 @pytest.fixture(scope="module")
@@ -247,7 +247,7 @@ def test_a_statement_timeout_after_every_retry_is_a_contract_error(
     monkeypatch.chdir(tmp_path)
     result = CliRunner().invoke(cli, ["migrate", "core", "--json"], catch_exceptions=False)
     assert result.exit_code == 3
-    error = json.loads(result.output.splitlines()[-1])
+    error = contract_error(result.output)
     assert error["error"]["code"] == "STATEMENT_TIMEOUT"
     assert "MIGRATION_TIMEOUT" in error["recovery"]["suggestion"]
     record = json.loads((tmp_path / "audit" / "audit.jsonl").read_text().splitlines()[-1])

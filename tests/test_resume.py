@@ -10,8 +10,10 @@ import signal
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
+from importlib import resources
 from pathlib import Path
 
+import jsonschema
 import psycopg
 import pytest
 
@@ -131,6 +133,12 @@ def test_sigterm_stops_cleanly_and_resume_finishes(
     assert proc.returncode == 1
     finals = [json.loads(x) for x in out.splitlines() if x.startswith("{")]
     assert finals[-1]["status"] == "interrupted"
+    # The closing summary says how to resume, in the shape its schema gives.
+    summary_schema = json.loads(
+        (resources.files("mdw_migrate") / "schemas" / "summary.json").read_text()
+    )
+    jsonschema.validate(finals[-1], summary_schema)
+    assert finals[-1]["summary"]["resume"] == f"mdw-migrate migrate {ENTITY} --resume"
     assert "Stopping after the batch in flight" in err
     state = scalar(target, "SELECT status FROM migration.entity_progress WHERE entity = %s", ENTITY)
     assert state == "running"

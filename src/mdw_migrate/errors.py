@@ -53,6 +53,22 @@ def dependency_not_met(entity: str, missing: list[str], state: dict[str, str]) -
     )
 
 
+def config_invalid(problems: list[dict[str, Any]]) -> MigrationError:
+    """Settings that cannot be used, each named with the form it expects and the value found
+    (None for a secret, whose value is never echoed)."""
+    names = ", ".join(p["variable"] for p in problems)
+    first = problems[0]
+    shown = "" if first["value"] is None else f", got {first['value']!r}"
+    return MigrationError(
+        code="CONFIG_INVALID",
+        message=f"{first['variable']} is not usable: expected {first['expected']}{shown}"
+        + (f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""),
+        details={"variables": problems},
+        suggestion=f"Correct {names} in the environment or in .env, then run the command again",
+        exit_code=EXIT_USAGE,
+    )
+
+
 def schema_incompatible(side: str, missing: list[str]) -> MigrationError:
     command = "mdw-migrate schema apply" if side == "target" else None
     suggestion = (
@@ -80,14 +96,37 @@ def connection_failed(side: str, host: str, database: str, reason: str) -> Migra
     )
 
 
-def from_database_error(exc: Exception, entity: str | None = None) -> MigrationError:
+def pooler_transaction_mode(host: str, port: int, mode: str) -> MigrationError:
+    return MigrationError(
+        code="POOLER_TRANSACTION_MODE",
+        message=(
+            f"The target {host}:{port} is reached through a connection pooler in {mode} mode:"
+            " a session does not keep its server connection from one transaction to the next,"
+            " and the tool's staging tables, settings and snapshot need it. Nothing was written"
+        ),
+        details={"host": host, "port": port, "poolMode": mode},
+        suggestion=(
+            "Use the direct connection (db.<project-ref>.supabase.co, port 5432) or the session"
+            " pooler (<region>.pooler.supabase.com, port 5432), not the transaction pooler"
+            " (port 6543); set TARGET_DB_HOST/TARGET_DB_PORT and run the command again"
+        ),
+    )
+
+
+def from_database_error(
+    exc: Exception, entity: str | None = None, command: str = "migrate"
+) -> MigrationError:
     """A database error that retries did not cure, in the contract's shape. Only the error
-    class and SQLSTATE are kept: the server's message may quote row values."""
+    class and SQLSTATE are kept: the server's message may quote row values. `--resume` is
+    advised only after `migrate`, the one command that has it."""
     import psycopg
     from psycopg import errors
 
     kind = type(exc).__name__
     sqlstate = getattr(exc, "sqlstate", None)
+    again = (
+        "run the same command with --resume" if command == "migrate" else "run the command again"
+    )
     details: dict[str, Any] = {"error": kind, "sqlstate": sqlstate}
     if isinstance(exc, errors.QueryCanceled):
         return MigrationError(
@@ -96,8 +135,7 @@ def from_database_error(exc: Exception, entity: str | None = None) -> MigrationE
             message="A statement ran longer than MIGRATION_TIMEOUT, after every retry",
             details=details,
             suggestion=(
-                "Raise MIGRATION_TIMEOUT (milliseconds) or lower --batch-size, then run the"
-                " same command with --resume"
+                f"Raise MIGRATION_TIMEOUT (milliseconds) or lower --batch-size, then {again}"
             ),
         )
     if isinstance(exc, errors.LockNotAvailable):
@@ -108,7 +146,7 @@ def from_database_error(exc: Exception, entity: str | None = None) -> MigrationE
             details=details,
             suggestion=(
                 "Find the blocking session (pg_stat_activity, pg_locks), let it finish, then"
-                " run the same command with --resume"
+                f" {again}"
             ),
         )
     if isinstance(exc, errors.DiskFull | errors.OutOfMemory | errors.InsufficientResources):
@@ -117,7 +155,7 @@ def from_database_error(exc: Exception, entity: str | None = None) -> MigrationE
             entity=entity,
             message="The target database ran out of disk or memory; the batch was rolled back",
             details=details,
-            suggestion="Free space on the target, then run the same command with --resume",
+            suggestion=f"Free space on the target, then {again}",
         )
     if isinstance(exc, psycopg.OperationalError):
         return MigrationError(
@@ -125,7 +163,7 @@ def from_database_error(exc: Exception, entity: str | None = None) -> MigrationE
             entity=entity,
             message="A database connection was lost and could not be restored",
             details=details,
-            suggestion="Check both databases are reachable, then run the command with --resume",
+            suggestion=f"Check both databases are reachable, then {again}",
         )
     return MigrationError(
         code="DATABASE_ERROR",
@@ -134,6 +172,6 @@ def from_database_error(exc: Exception, entity: str | None = None) -> MigrationE
         details=details,
         suggestion=(
             "See ./logs/ for the entity and batch; nothing of the failed batch was written."
-            " Fix the cause, then run the same command with --resume"
+            f" Fix the cause, then {again}"
         ),
     )

@@ -10,6 +10,8 @@ import re
 import signal
 import sys
 import threading
+import time
+import uuid
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -25,12 +27,12 @@ from rich.table import Table
 
 from .. import __version__, audit, databases, logs, report
 from ..catalogue import CATALOGUE, LEGACY_TABLES
-from ..config import EMBEDDED_TARGET_DB, Settings
+from ..config import EMBEDDED_TARGET_DB, Settings, load_settings
+from ..engine import control
 from ..engine import rollback as rollback_engine
 from ..engine.migrate import RunOptions, RunOutcome
 from ..engine.migrate import migrate as run_migration
-from ..engine.validate import EntityValidation
-from ..engine.validate import validate as validate_unit
+from ..engine.validate import EntityValidation, validate_security, validate_selection
 from ..errors import EXIT_FAILED, EXIT_USAGE, MigrationError, from_database_error
 from ..legacy import generator
 from ..target import schema as target_schema
@@ -64,45 +66,20 @@ def normalize_argv(argv: Sequence[str]) -> list[str]:
     return [command, target, *rest]
 
 
-def settings_from_context() -> Settings:
-    return Settings()
-
-
 def fail(exc: MigrationError, as_json: bool) -> None:
     if as_json:
         output.emit_json(exc.to_contract())
-    else:
-        err_console.print(f"[bold red]{exc.code}[/]: {exc.message}")
-        for key, value in exc.details.items():
-            err_console.print(f"  {key}: {value}")
-        err_console.print(f"[bold]What to do:[/] {exc.suggestion}")
-    sys.exit(exc.exit_code)
+        return
+    err_console.print(f"[bold red]{exc.code}[/]: {exc.message}", highlight=False)
+    for key, value in exc.details.items():
+        err_console.print(f"  {key}: {value}", highlight=False)
+    err_console.print(f"[bold]What to do:[/] {exc.suggestion}", highlight=False)
 
 
 def json_option(func: F) -> F:
     return click.option("--json", "as_json", is_flag=True, help="Machine output (JSON lines).")(
         func
     )
-
-
-@contextmanager
-def handled(as_json: bool) -> Iterator[None]:
-    try:
-        yield
-    except MigrationError as exc:
-        fail(exc, as_json)
-    except psycopg.Error as exc:
-        log.error(
-            "database error",
-            extra={
-                "action": "error",
-                "details": {
-                    "error": type(exc).__name__,
-                    "sqlstate": getattr(exc, "sqlstate", None),
-                },
-            },
-        )
-        fail(from_database_error(exc), as_json)
 
 
 # Errors that mean "the tool declined", not "something broke".
@@ -112,7 +89,11 @@ _REFUSALS = {
     "CONFIRMATION_REQUIRED",
     "UNKNOWN_ENTITY",
     "SCHEMA_INCOMPATIBLE",
+    "SCHEMA_CONFLICT",
     "SOURCE_NOT_EMPTY",
+    "CONFIG_INVALID",
+    "POOLER_TRANSACTION_MODE",
+    "USAGE",
 }
 AUDIT_DIR = Path("audit")
 
@@ -127,13 +108,122 @@ class Trail:
     error_code: str | None = None
 
 
+@dataclass
+class Invocation:
+    """One command being run: its settings and databases, and the summary it ends with.
+
+    The command body sets `status`, `verdict` and `totals` (and `resume` when interrupted);
+    the summary object is the last line of every `--json` output, errors included.
+    """
+
+    command: str
+    as_json: bool
+    settings: Settings
+    trail: Trail = field(default_factory=Trail)
+    run_id: uuid.UUID = field(default_factory=uuid.uuid4)
+    started_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+    clock: float = field(default_factory=time.perf_counter)
+    status: str = "success"
+    verdict: str = ""
+    totals: dict[str, Any] = field(default_factory=dict)
+    resume: str | None = None
+    exit_code: int = 0
+
+    def connect(self, *, writes_target: bool = True) -> databases.Endpoints:
+        """Resolves both sides, says which they are, and makes sure the target keeps its
+        session state before anything is written."""
+        endpoints = self.trail.endpoints = databases.resolve(self.settings)
+        err_console.print(
+            f"source {endpoints.source.describe()} -> target {endpoints.target.describe()}",
+            highlight=False,
+            soft_wrap=True,
+        )
+        if writes_target:
+            databases.check_session_state(endpoints.target)
+        return endpoints
+
+    def failed(self, verdict: str, error_code: str) -> None:
+        """A finished command whose result is a failure (a check, an interruption)."""
+        self.verdict = verdict
+        self.exit_code = EXIT_FAILED
+        self.trail.outcome = "interrupted" if self.status == "interrupted" else "failed"
+        self.trail.error_code = error_code
+
+    def summary(self, error: MigrationError | None = None) -> dict[str, Any]:
+        return {
+            "status": "error" if error else self.status,
+            "summary": {
+                "command": self.command,
+                "verdict": f"{error.code}: {error.message}" if error else self.verdict,
+                "runId": str(self.run_id),
+                "startedAt": self.started_at.isoformat(),
+                "durationSeconds": round(time.perf_counter() - self.clock, 3),
+                "totals": self.totals,
+                "resume": self.resume,
+                "error": error.code if error else None,
+            },
+        }
+
+
 @contextmanager
-def audited(command: str, arguments: dict[str, Any]) -> Iterator[Trail]:
-    """Appends one record to ./audit/ (and to migration.audit_log when the target can take
-    it) however the command ends. Arguments are the parsed options only."""
+def invocation(
+    command: str,
+    as_json: bool,
+    audit_arguments: dict[str, Any] | None = None,
+    *,
+    selection: str | None = None,
+    embedded_only: bool = False,
+) -> Iterator[Invocation]:
+    """Settings (CONFIG_INVALID, never a traceback), logs, the audit record when
+    `audit_arguments` is given, errors in the contract's shape, and the closing summary."""
+    verb = command
+    command = f"{command} {selection}" if selection else command
+    inv: Invocation | None = None
+    error: MigrationError | None = None
     trail = Trail()
     try:
-        yield trail
+        with _audited(verb, audit_arguments, trail):
+            loaded = load_settings(embedded_only=embedded_only)
+            logs.configure(Path("logs"), loaded.settings.log_level)
+            for warning in loaded.warnings:
+                err_console.print(f"[yellow]warning[/]: {warning}", highlight=False)
+                log.warning("unknown setting", extra={"action": "config_warning"})
+            inv = Invocation(command, as_json, loaded.settings, trail)
+            yield inv
+    except MigrationError as exc:
+        error = exc
+    except psycopg.Error as exc:
+        log.error(
+            "database error",
+            extra={
+                "action": "error",
+                "details": {
+                    "error": type(exc).__name__,
+                    "sqlstate": getattr(exc, "sqlstate", None),
+                },
+            },
+        )
+        error = from_database_error(exc, command=verb)
+    if inv is None:
+        inv = Invocation(command, as_json, Settings.model_construct(), trail)
+    if error is not None:
+        fail(error, as_json)
+        inv.exit_code = error.exit_code
+    if as_json:
+        output.emit_json(inv.summary(error))
+    if inv.exit_code:
+        sys.exit(inv.exit_code)
+
+
+@contextmanager
+def _audited(command: str, arguments: dict[str, Any] | None, trail: Trail) -> Iterator[None]:
+    """Appends one record to ./audit/ (and to migration.audit_log when the target can take
+    it) however the command ends. Arguments are the parsed options only."""
+    if arguments is None:
+        yield
+        return
+    try:
+        yield
     except MigrationError as exc:
         trail.outcome = "refused" if exc.code in _REFUSALS else "failed"
         trail.error_code = exc.code
@@ -189,6 +279,17 @@ def audit_identity(endpoints: databases.Endpoints) -> tuple[dict[str, Any], dict
     return dict(endpoints.source.identity()), dict(endpoints.target.identity())
 
 
+def validation_verdict(validations: list[EntityValidation]) -> str:
+    """One line: `Validation passed: 49 entities` or `Validation FAILED: payments (money)`."""
+    failed = [v for v in validations if not v.passed]
+    if not failed:
+        return f"Validation passed: {len(validations)} entities"
+    return "Validation FAILED: " + ", ".join(
+        f"{v.entity} ({', '.join(sorted({c.type for c in v.checks if c.status != 'passed'}))})"
+        for v in failed
+    )
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="mdw-migrate")
 def cli() -> None:
@@ -209,27 +310,27 @@ def cli() -> None:
 @json_option
 def generate(scale: float, seed: int, force: bool, as_json: bool) -> None:
     """Build a synthetic legacy database (all 58 tables, quirks in known numbers) in the source."""
-    settings = settings_from_context()
-    logs.configure(Path("logs"), settings.log_level)
-    with handled(as_json):
-        endpoints = databases.resolve(settings)
+    with invocation("generate", as_json) as inv:
+        endpoints = inv.connect(writes_target=False)
         generated = _generate(endpoints, scale, seed, force)
-    if as_json:
-        output.emit_json({"status": "success", "generate": generated.to_dict()})
-        return
-    table = Table(title=f"Synthetic legacy database (scale {scale}, seed {seed})")
-    table.add_column("table")
-    table.add_column("rows", justify="right")
-    for name, rows in sorted(generated.tables.items()):
-        table.add_row(name, f"{rows:,}")
-    console.print(table)
-    quirks = Table(title="Quirks (known numbers)")
-    quirks.add_column("quirk")
-    quirks.add_column("count", justify="right")
-    for name, count in sorted(generated.quirks.items()):
-        quirks.add_row(name, f"{count:,}")
-    console.print(quirks)
-    console.print(f"{sum(generated.tables.values()):,} rows in {generated.seconds:.1f}s")
+        inv.totals = {"tables": len(generated.tables), "rows": sum(generated.tables.values())}
+        inv.verdict = f"Generated {inv.totals['rows']:,} rows in {len(generated.tables)} tables"
+        if as_json:
+            output.emit_json({"status": "success", "generate": generated.to_dict()})
+            return
+        table = Table(title=f"Synthetic legacy database (scale {scale}, seed {seed})")
+        table.add_column("table")
+        table.add_column("rows", justify="right")
+        for name, rows in sorted(generated.tables.items()):
+            table.add_row(name, f"{rows:,}")
+        console.print(table)
+        quirks = Table(title="Quirks (known numbers)")
+        quirks.add_column("quirk")
+        quirks.add_column("count", justify="right")
+        for name, count in sorted(generated.quirks.items()):
+            quirks.add_row(name, f"{count:,}")
+        console.print(quirks)
+        console.print(f"{sum(generated.tables.values()):,} rows in {generated.seconds:.1f}s")
 
 
 def _generate(
@@ -256,20 +357,36 @@ def schema() -> None:
 @schema.command("apply")
 @json_option
 def schema_apply(as_json: bool) -> None:
-    """Create or upgrade the target schema and the migration control schema (idempotent)."""
-    settings = settings_from_context()
-    logs.configure(Path("logs"), settings.log_level)
-    with handled(as_json), audited("schema apply", {}) as trail:
-        endpoints = trail.endpoints = databases.resolve(settings)
+    """Create or upgrade the target schema and the migration control schema (idempotent).
+
+    Every table it creates gets row-level security and no privilege for Supabase's anon and
+    authenticated roles; a table that already exists with another shape stops it with
+    SCHEMA_CONFLICT before anything changes.
+    """
+    with invocation("schema apply", as_json, {}) as inv:
+        endpoints = inv.connect()
         with databases.connect(endpoints.target, autocommit=True) as conn:
             applied = target_schema.apply(conn)
             versions = target_schema.versions(conn)
-        trail.counts = {"stepsApplied": len(applied), "stepsTotal": len(versions)}
-    if as_json:
-        output.emit_json({"status": "success", "applied": applied, "versions": versions})
-    else:
-        done = ", ".join(applied) if applied else "nothing (already up to date)"
-        console.print(f"Applied: {done}. Schema versions: {', '.join(versions)}")
+        inv.trail.counts = {
+            "stepsApplied": len(applied.steps),
+            "stepsTotal": len(versions),
+            "publicTables": applied.tables,
+            "objectsLockedDown": applied.locked,
+        }
+        inv.totals = dict(inv.trail.counts)
+        done = ", ".join(applied.steps) if applied.steps else "nothing (already up to date)"
+        inv.verdict = (
+            f"Schema up to date ({len(versions)} steps); {applied.locked} object(s) locked down"
+        )
+        if as_json:
+            output.emit_json({"status": "success", "applied": applied.steps, "versions": versions})
+        else:
+            console.print(f"Applied: {done}. Schema versions: {', '.join(versions)}")
+            console.print(
+                f"Locked down: {applied.locked} object(s) changed; every table of the tool has"
+                " row-level security and no privilege for anon or authenticated."
+            )
 
 
 @cli.command()
@@ -353,8 +470,6 @@ def migrate(
 
     Ctrl-C or SIGTERM stops after the batch in flight; `--resume` continues from there.
     """
-    settings = settings_from_context()
-    logs.configure(Path("logs"), settings.log_level)
     stop = _stop_on_signals()
     arguments = {
         "selection": selection,
@@ -363,7 +478,7 @@ def migrate(
         "validate": validate_after,
         "workers": workers,
     }
-    with handled(as_json), audited("migrate", arguments) as trail:
+    with invocation("migrate", as_json, arguments, selection=selection) as inv:
         names = CATALOGUE.resolve(selection)
         if (checkpoint is not None or restart_from_batch is not None) and len(names) != 1:
             raise MigrationError(
@@ -373,10 +488,10 @@ def migrate(
                 suggestion="Name one entity: mdw-migrate migrate <entity> --checkpoint N",
                 exit_code=EXIT_USAGE,
             )
-        endpoints = trail.endpoints = databases.resolve(settings)
+        endpoints = inv.connect()
         outcome, validations = _migrate(
             endpoints,
-            settings,
+            inv.settings,
             names,
             selection,
             dry_run,
@@ -389,14 +504,46 @@ def migrate(
             restart_batches={names[0]: restart_from_batch} if restart_from_batch else {},
             should_stop=stop.is_set,
         )
-        trail.counts = dict(outcome.counts())
-        if outcome.interrupted:
-            trail.outcome, trail.error_code = "interrupted", "INTERRUPTED"
-        elif any(not v.passed for v in validations):
-            trail.outcome, trail.error_code = "failed", "VALIDATION_FAILED"
-    _report_migration(outcome, validations, as_json, selection)
-    if outcome.interrupted or any(not v.passed for v in validations):
-        sys.exit(EXIT_FAILED)
+        inv.trail.counts = dict(outcome.counts())
+        _conclude_migration(inv, outcome, validations, selection)
+        _report_migration(outcome, validations, as_json, selection, inv.verdict)
+
+
+def _conclude_migration(
+    inv: Invocation, outcome: RunOutcome, validations: list[EntityValidation], selection: str
+) -> None:
+    inv.run_id = outcome.run_id
+    totals = {
+        key: sum(getattr(r, attr) for r in outcome.results)
+        for key, attr in (
+            ("sourceRows", "source_rows"),
+            ("migrated", "migrated"),
+            ("excluded", "excluded"),
+            ("rejected", "rejected"),
+        )
+    }
+    inv.totals = {
+        "entities": len(outcome.results),
+        **totals,
+        "dryRun": outcome.dry_run,
+        "validated": len(validations),
+        "validationFailed": sum(not v.passed for v in validations),
+    }
+    done = (
+        f"{len(outcome.results)} entities: {totals['migrated']:,} migrated,"
+        f" {totals['excluded']:,} excluded, {totals['rejected']:,} rejected"
+    )
+    if outcome.interrupted:
+        inv.status = "interrupted"
+        inv.resume = f"mdw-migrate migrate {selection} --resume"
+        inv.failed(f"Interrupted after {done}; resume with: {inv.resume}", "INTERRUPTED")
+    elif any(not v.passed for v in validations):
+        inv.status = "failed"
+        inv.failed(f"Migrated {done}. {validation_verdict(validations)}", "VALIDATION_FAILED")
+    else:
+        verb = "Dry run read" if outcome.dry_run else "Migrated"
+        checked = f". {validation_verdict(validations)}" if validations else ""
+        inv.verdict = f"{verb} {done}{checked}"
 
 
 def _migrate(
@@ -418,12 +565,13 @@ def _migrate(
     source_identity, target_identity = audit_identity(endpoints)
     # Each worker holds a source and a target connection.
     default_workers = max(1, min(settings.max_connections // 2, os.cpu_count() or 1))
+    id_secret = _id_secret(settings)
     options = RunOptions(
         batch_size=batch_size or settings.batch_size,
         batch_size_forced=batch_size is not None or "batch_size" in settings.model_fields_set,
         max_retry_attempts=settings.max_retry_attempts,
         dry_run=dry_run,
-        id_secret_env=settings.mdw_id_secret.get_secret_value() if settings.mdw_id_secret else None,
+        id_secret_env=id_secret,
         command=f"migrate {selection}",
         arguments={
             "selection": selection,
@@ -455,9 +603,13 @@ def _migrate(
         outcome = run_migration(CATALOGUE, names, source, target, options, reporter)
         validations: list[EntityValidation] = []
         if validate_after and not dry_run:
-            validations = [validate_unit(CATALOGUE, n, source, target) for n in names]
+            validations = validate_selection(CATALOGUE, names, source, target, id_secret)
             _write_validation(validations, selection)
     return outcome, validations
+
+
+def _id_secret(settings: Settings) -> str | None:
+    return settings.mdw_id_secret.get_secret_value() if settings.mdw_id_secret else None
 
 
 def _stop_on_signals() -> threading.Event:
@@ -480,7 +632,11 @@ def _stop_on_signals() -> threading.Event:
 
 
 def _report_migration(
-    outcome: RunOutcome, validations: list[EntityValidation], as_json: bool, selection: str
+    outcome: RunOutcome,
+    validations: list[EntityValidation],
+    as_json: bool,
+    selection: str,
+    verdict: str,
 ) -> None:
     by_entity = {v.entity: v for v in validations}
     if as_json:
@@ -500,6 +656,7 @@ def _report_migration(
             "[bold yellow]Stopped after the batch in flight; everything up to it is committed."
             f"[/] Continue with: mdw-migrate migrate {selection} --resume"
         )
+    console.print(verdict, highlight=False)
 
 
 def _write_validation(validations: list[EntityValidation], selection: str) -> Path:
@@ -510,53 +667,103 @@ def _write_validation(validations: list[EntityValidation], selection: str) -> Pa
     return path
 
 
+def _write_html_report(
+    validations: list[EntityValidation], title: str, endpoints: databases.Endpoints
+) -> Path:
+    now = datetime.now(UTC)
+    html_text = report.render_html(
+        validations,
+        title=title,
+        generated_at=now,
+        source=endpoints.source.identity(),
+        target=endpoints.target.identity(),
+    )
+    return report.write_report(Path("logs"), html_text, f"{now:%Y%m%dT%H%M%S}")
+
+
 @cli.command()
 @click.argument("selection")
 @json_option
 def validate(selection: str, as_json: bool) -> None:
     """Validate migrated entities: accounting, counts, references, data quality, money.
 
-    `validate final` covers every entity and the legacy archive and also writes a
+    `validate final` covers every entity and the legacy archive, adds the security check
+    (nothing of the tool's open to Supabase's anon or authenticated roles) and also writes a
     self-contained HTML report to ./logs/.
     """
-    settings = settings_from_context()
-    logs.configure(Path("logs"), settings.log_level)
     final = selection.strip().lower() == "final"
-    report_path: Path | None = None
-    with handled(as_json), audited("validate", {"selection": selection}) as trail:
+    with invocation("validate", as_json, {"selection": selection}, selection=selection) as inv:
         names = CATALOGUE.resolve("all" if final else selection)
-        endpoints = trail.endpoints = databases.resolve(settings)
+        endpoints = inv.connect()
         with (
             databases.source_session(endpoints.source) as source,
-            databases.target_session(endpoints.target, settings.migration_timeout) as target,
+            databases.target_session(endpoints.target, inv.settings.migration_timeout) as target,
         ):
-            results = [validate_unit(CATALOGUE, n, source, target) for n in names]
+            results = validate_selection(CATALOGUE, names, source, target, _id_secret(inv.settings))
+            if final:
+                results.append(validate_security(target, target_schema.public_tables()))
         _write_validation(results, selection)
         failed_entities = sum(not v.passed for v in results)
-        trail.counts = {"entities": len(results), "failed": failed_entities}
-        if failed_entities:
-            trail.outcome, trail.error_code = "failed", "VALIDATION_FAILED"
+        inv.trail.counts = {"entities": len(results), "failed": failed_entities}
+        inv.totals = dict(inv.trail.counts)
         if final:
-            now = datetime.now(UTC)
-            html_text = report.render_html(
-                results,
-                title="MDW migration: final validation",
-                generated_at=now,
-                source=endpoints.source.identity(),
-                target=endpoints.target.identity(),
+            path = _write_html_report(results, "MDW migration: final validation", endpoints)
+            inv.totals["report"] = str(path)
+        if failed_entities:
+            inv.status = "failed"
+            inv.failed(validation_verdict(results), "VALIDATION_FAILED")
+        else:
+            inv.verdict = validation_verdict(results)
+        if as_json:
+            for v in results:
+                output.emit_json(v.to_contract())
+        else:
+            console.print(output.validation_table(results))
+            if final:
+                console.print(f"HTML report: {inv.totals['report']}")
+            console.print(inv.verdict, highlight=False)
+
+
+@cli.group("security")
+def security_group() -> None:
+    """What Supabase's Data API roles could reach of the tool's objects."""
+
+
+@security_group.command("check")
+@json_option
+def security_check(as_json: bool) -> None:
+    """Fail on a tool table with row-level security off in an exposed schema, any privilege
+    of anon or authenticated on the tool's objects, or a function without a fixed search_path.
+    """
+    with invocation("security check", as_json) as inv:
+        endpoints = inv.connect(writes_target=False)
+        with databases.connect(endpoints.target, autocommit=True) as target:
+            result = validate_security(target, target_schema.public_tables())
+        check = result.checks[0]
+        problems = sum(
+            len(check.details[k])
+            for k in ("rlsDisabled", "privileges", "mutableSearchPath", "definerViews")
+        )
+        inv.totals = {
+            "tablesChecked": check.details["tablesChecked"],
+            "functionsChecked": check.details["functionsChecked"],
+            "problems": problems,
+        }
+        if result.passed:
+            inv.verdict = (
+                f"Security check passed: {check.details['tablesChecked']} tables and"
+                f" {check.details['functionsChecked']} functions locked down"
             )
-            report_path = report.write_report(Path("logs"), html_text, f"{now:%Y%m%dT%H%M%S}")
-    if as_json:
-        for v in results:
-            output.emit_json(v.to_contract())
-        if report_path:
-            output.emit_json({"status": "success", "report": str(report_path)})
-    else:
-        console.print(output.validation_table(results))
-        if report_path:
-            console.print(f"HTML report: {report_path}")
-    if any(not v.passed for v in results):
-        sys.exit(EXIT_FAILED)
+        else:
+            inv.status = "failed"
+            inv.failed(f"Security check FAILED: {problems} problem(s)", "SECURITY_CHECK_FAILED")
+        if as_json:
+            output.emit_json(result.to_contract())
+        else:
+            console.print(output.security_table(check))
+            for line in result.recommendations:
+                console.print(line, highlight=False)
+            console.print(inv.verdict, highlight=False)
 
 
 @cli.command()
@@ -565,12 +772,12 @@ def validate(selection: str, as_json: bool) -> None:
 @json_option
 def rollback(selection: str, yes: bool, as_json: bool) -> None:
     """Delete the rows the tool created for a phase or entity (reverse dependency order)."""
-    settings = settings_from_context()
-    logs.configure(Path("logs"), settings.log_level)
-    with handled(as_json), audited("rollback", {"selection": selection, "yes": yes}) as trail:
+    with invocation(
+        "rollback", as_json, {"selection": selection, "yes": yes}, selection=selection
+    ) as inv:
         names = CATALOGUE.resolve(selection)
-        endpoints = trail.endpoints = databases.resolve(settings)
-        with databases.target_session(endpoints.target, settings.migration_timeout) as target:
+        endpoints = inv.connect()
+        with databases.target_session(endpoints.target, inv.settings.migration_timeout) as target:
             rollback_engine.check_rollback(CATALOGUE, names, target)
             if not yes:
                 if not sys.stdin.isatty():
@@ -584,13 +791,23 @@ def rollback(selection: str, yes: bool, as_json: bool) -> None:
             stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
             backups = rollback_engine.rollback(CATALOGUE, names, target, stamp)
         metadata = _write_backup_metadata(selection, stamp, endpoints, backups)
-        trail.counts = {"removed": {b.entity: b.rows for b in backups}}
-    removed = {b.entity: b.rows for b in backups}
-    if as_json:
-        output.emit_json(
-            {"status": "success", "entity": selection, "removed": removed, "backup": str(metadata)}
+        removed = {b.entity: b.rows for b in backups}
+        inv.trail.counts = {"removed": removed}
+        inv.totals = {"entities": len(backups), "rowsRemoved": sum(removed.values())}
+        inv.verdict = (
+            f"Rolled back {len(backups)} entities: {sum(removed.values()):,} row(s) removed,"
+            f" copies in migration_backup; metadata {metadata}"
         )
-    else:
+        if as_json:
+            output.emit_json(
+                {
+                    "status": "success",
+                    "entity": selection,
+                    "removed": removed,
+                    "backup": str(metadata),
+                }
+            )
+            return
         for backup in backups:
             console.print(
                 f"{backup.entity}: {backup.rows:,} row(s) removed;"
@@ -668,67 +885,47 @@ def audit_verify(as_json: bool) -> None:
 @json_option
 def status(as_json: bool) -> None:
     """Per entity: state, counts, last checkpoint."""
-    settings = settings_from_context()
-    with handled(as_json):
-        endpoints = databases.resolve(settings)
+    with invocation("status", as_json) as inv:
+        endpoints = inv.connect(writes_target=False)
         with databases.connect(endpoints.target, autocommit=True) as conn:
-            exists = conn.execute("SELECT to_regclass('migration.entity_progress')").fetchone()
-            rows = (
-                conn.execute(
-                    "SELECT p.entity, p.status, p.source_rows, p.migrated, p.excluded, p.rejected,"
-                    " p.last_legacy_id, p.batches, p.updated_at, r.id, r.command, r.started_at,"
-                    " r.ended_at, r.status FROM migration.entity_progress p"
-                    " LEFT JOIN migration.runs r ON r.id = p.run_id"
-                ).fetchall()
-                if exists and exists[0]
-                else []
-            )
-    states = {r[0]: r for r in rows}
-    items = [
-        {
-            "entity": name,
-            "state": states[name][1] if name in states else "pending",
-            "sourceRows": states[name][2] if name in states else None,
-            "migrated": states[name][3] if name in states else 0,
-            "excluded": states[name][4] if name in states else 0,
-            "rejected": states[name][5] if name in states else 0,
-            "lastCheckpoint": states[name][6] if name in states else None,
-            "batches": states[name][7] if name in states else 0,
-            "updatedAt": states[name][8] if name in states else None,
-            "lastRun": {
-                "id": str(states[name][9]),
-                "command": states[name][10],
-                "startedAt": states[name][11].isoformat(),
-                "endedAt": states[name][12].isoformat() if states[name][12] else None,
-                "status": states[name][13],
-            }
-            if name in states and states[name][9]
-            else None,
+            items = control.status_rows(conn, CATALOGUE.order(CATALOGUE.entities))
+        states = [item["state"] for item in items]
+        inv.totals = {
+            "entities": len(items),
+            **{state: states.count(state) for state in ("completed", "running", "pending")},
+            "failed": states.count("failed"),
         }
-        for name in CATALOGUE.order(CATALOGUE.entities)
-    ]
-    if as_json:
-        output.emit_json({"status": "success", "entities": items})
-        return
-    table = Table(title="Migration status")
-    headers = (
-        "entity",
-        "state",
-        "source",
-        "migrated",
-        "excluded",
-        "rejected",
-        "checkpoint",
-        "last run",
-    )
-    for header in headers:
-        table.add_column(header, no_wrap=header == "entity")
-    keys = ("entity", "state", "sourceRows", "migrated", "excluded", "rejected", "lastCheckpoint")
-    for item in items:
-        run = item["lastRun"]
-        last = f"{run['startedAt'][:19]} {run['status']}" if isinstance(run, dict) else "-"
-        table.add_row(*[str(item[k]) if item[k] is not None else "-" for k in keys], last)
-    console.print(table)
+        inv.verdict = f"{states.count('completed')} of {len(items)} entities completed"
+        if as_json:
+            output.emit_json({"status": "success", "entities": items})
+            return
+        table = Table(title="Migration status")
+        headers = (
+            "entity",
+            "state",
+            "source",
+            "migrated",
+            "excluded",
+            "rejected",
+            "checkpoint",
+            "last run",
+        )
+        for header in headers:
+            table.add_column(header, no_wrap=header == "entity")
+        keys = (
+            "entity",
+            "state",
+            "sourceRows",
+            "migrated",
+            "excluded",
+            "rejected",
+            "lastCheckpoint",
+        )
+        for item in items:
+            run = item["lastRun"]
+            last = f"{run['startedAt'][:19]} {run['status']}" if isinstance(run, dict) else "-"
+            table.add_row(*[str(item[k]) if item[k] is not None else "-" for k in keys], last)
+        console.print(table)
 
 
 # ---------------------------------------------------------------- demo
@@ -741,11 +938,11 @@ def status(as_json: bool) -> None:
 def demo(scale: float, seed: int, batch_size: int | None) -> None:
     """Embedded PostgreSQL, a synthetic legacy database, schema, migrate all, validate."""
     # The demo always runs on the embedded server, whatever SOURCE_DB_*/TARGET_DB_* say.
-    settings = Settings(source_db_host=None, target_db_host=None)
-    logs.configure(Path("logs"), settings.log_level)
-    with handled(False):
-        console.print(f"[bold]1/4[/] Starting the embedded PostgreSQL under {settings.mdw_home}/")
-        endpoints = databases.resolve(settings)
+    with invocation("demo", False, embedded_only=True) as inv:
+        console.print(
+            f"[bold]1/4[/] Starting the embedded PostgreSQL under {inv.settings.mdw_home}/"
+        )
+        endpoints = inv.connect()
         assert endpoints.server is not None
         _reset_database(endpoints.server.admin_conninfo(), EMBEDDED_TARGET_DB)
         console.print(f"[bold]2/4[/] Generating the synthetic legacy database (scale {scale})")
@@ -759,31 +956,17 @@ def demo(scale: float, seed: int, batch_size: int | None) -> None:
             target_schema.apply(conn)
         console.print("[bold]4/4[/] Migrating phase 'all', then validating")
         outcome, validations = _migrate(
-            endpoints, settings, CATALOGUE.resolve("all"), "all", False, batch_size, True, False
+            endpoints, inv.settings, CATALOGUE.resolve("all"), "all", False, batch_size, True, False
         )
-    _report_migration(outcome, validations, False, "all")
-    now = datetime.now(UTC)
-    html_path = report.write_report(
-        Path("logs"),
-        report.render_html(
-            validations,
-            title="MDW migration demo: validation",
-            generated_at=now,
-            source=endpoints.source.identity(),
-            target=endpoints.target.identity(),
-        ),
-        f"{now:%Y%m%dT%H%M%S}",
-    )
-    console.print(f"HTML report: {html_path}")
-    passed = all(v.passed for v in validations)
-    console.print(
-        "[bold green]Validation passed.[/]" if passed else "[bold red]Validation failed.[/]"
-    )
-    console.print(
-        "Logs: ./logs/   Details of every excluded or rejected row: migration.row_outcomes"
-    )
-    if not passed:
-        sys.exit(EXIT_FAILED)
+        with databases.connect(endpoints.target, autocommit=True) as conn:
+            validations.append(validate_security(conn, target_schema.public_tables()))
+        _conclude_migration(inv, outcome, validations, "all")
+        _report_migration(outcome, validations, False, "all", inv.verdict)
+        html_path = _write_html_report(validations, "MDW migration demo: validation", endpoints)
+        console.print(f"HTML report: {html_path}")
+        console.print(
+            "Logs: ./logs/   Details of every excluded or rejected row: migration.row_outcomes"
+        )
 
 
 def _reset_database(admin_conninfo: str, dbname: str) -> None:

@@ -269,3 +269,24 @@ def validation_table(results: list[EntityValidation]) -> Table:
             status,
         )
     return table
+
+
+def security_table(check: Check) -> Table:
+    """The security check: what was looked at, and every object that is open."""
+    d = check.details
+    table = Table(title="Security (Supabase Data API roles: anon, authenticated)")
+    table.add_column("what", no_wrap=True)
+    table.add_column("result", overflow="fold")
+    table.add_row("tables checked", f"{d['tablesChecked']:,}")
+    table.add_row("functions checked", f"{d['functionsChecked']:,}")
+    table.add_row("API roles present", ", ".join(d["apiRoles"]) or "none (plain PostgreSQL)")
+    table.add_row("exposed schemas", ", ".join(d["exposedSchemas"]))
+    for key, label in (
+        ("rlsDisabled", "row-level security off"),
+        ("privileges", "open to PUBLIC / anon / authenticated"),
+        ("mutableSearchPath", "functions without a fixed search_path"),
+        ("definerViews", "views running with their owner's rights"),
+    ):
+        items = d[key]
+        table.add_row(label, "[green]none[/]" if not items else f"[bold red]{', '.join(items)}[/]")
+    return table

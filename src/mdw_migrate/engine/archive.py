@@ -16,7 +16,7 @@ from typing import Any
 import psycopg
 
 from ..errors import MigrationError
-from . import control
+from . import control, lockdown
 from .runner import BatchStats, EntityResult, Reporter, RunContext
 from .sqlgen import q
 
@@ -84,6 +84,8 @@ class ArchiveRunner:
                     " legacy_id bigint PRIMARY KEY, row jsonb NOT NULL,"
                     " archived_at timestamptz NOT NULL DEFAULT now())".encode()
                 )
+            # New archive tables are locked in the transaction that creates them.
+            lockdown.lock_down(self.target)
             self.target.execute(
                 "CREATE TEMP TABLE IF NOT EXISTS mdw_archive_stage (legacy_id bigint, row jsonb)"
             )

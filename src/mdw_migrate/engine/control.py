@@ -9,6 +9,7 @@ import uuid
 from typing import Any
 
 import psycopg
+from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
 from ..errors import MigrationError
@@ -21,25 +22,35 @@ def fingerprint(secret: bytes) -> str:
 
 
 def id_secret(conn: Conn, from_env: str | None) -> bytes:
-    """The key of the legacy-id -> UUID derivation for this deployment.
+    """The key of the legacy-id -> UUID derivation for this deployment, created on first use.
 
     With MDW_ID_SECRET set, it is the key and only its fingerprint is stored; otherwise a
     random key is created once and kept in `migration.deployment`. Either way the key never
     changes for a target, so the same legacy row always gets the same UUID, even after a
     rollback; a different MDW_ID_SECRET than the one first used is refused.
     """
+    secret = existing_id_secret(conn, from_env)
+    if secret is not None:
+        return secret
+    env_secret = from_env.encode() if from_env else None
+    secret = env_secret or os.urandom(32)
+    conn.execute(
+        "INSERT INTO migration.deployment (id_secret, id_secret_fingerprint) VALUES (%s, %s)"
+        " ON CONFLICT DO NOTHING",
+        [None if env_secret else secret, fingerprint(secret)],
+    )
+    return id_secret(conn, from_env)
+
+
+def existing_id_secret(conn: Conn, from_env: str | None) -> bytes | None:
+    """The deployment's key, checked against MDW_ID_SECRET when that is set; None when the
+    target was never migrated (validation then has no UUID to recompute)."""
     env_secret = from_env.encode() if from_env else None
     row = conn.execute(
         "SELECT id_secret, id_secret_fingerprint FROM migration.deployment"
     ).fetchone()
     if row is None:
-        secret = env_secret or os.urandom(32)
-        conn.execute(
-            "INSERT INTO migration.deployment (id_secret, id_secret_fingerprint) VALUES (%s, %s)"
-            " ON CONFLICT DO NOTHING",
-            [None if env_secret else secret, fingerprint(secret)],
-        )
-        return id_secret(conn, from_env)
+        return None
     stored, stored_fingerprint = row
     if env_secret is not None:
         if not hmac.compare_digest(fingerprint(env_secret), stored_fingerprint):
@@ -204,3 +215,44 @@ def finish_entity(
         {**params, **counts, "status": "completed" if completed else "running"},
     )
     return counts
+
+
+def status_rows(conn: Conn, entities: list[str]) -> list[dict[str, Any]]:
+    """Per entity, in the order given: state, counts, checkpoint and its last run."""
+    exists = conn.execute("SELECT to_regclass('migration.entity_progress')").fetchone()
+    found: dict[str, dict[str, Any]] = {}
+    if exists and exists[0]:
+        with conn.cursor(row_factory=dict_row) as cur:
+            cur.execute(
+                "SELECT p.entity, p.status, p.source_rows, p.migrated, p.excluded, p.rejected,"
+                " p.last_legacy_id, p.batches, p.updated_at, r.id AS run_id, r.command,"
+                " r.started_at, r.ended_at, r.status AS run_status"
+                " FROM migration.entity_progress p LEFT JOIN migration.runs r ON r.id = p.run_id"
+            )
+            found = {row["entity"]: row for row in cur.fetchall()}
+    items = []
+    for name in entities:
+        row = found.get(name)
+        items.append(
+            {
+                "entity": name,
+                "state": row["status"] if row else "pending",
+                "sourceRows": row["source_rows"] if row else None,
+                "migrated": row["migrated"] if row else 0,
+                "excluded": row["excluded"] if row else 0,
+                "rejected": row["rejected"] if row else 0,
+                "lastCheckpoint": row["last_legacy_id"] if row else None,
+                "batches": row["batches"] if row else 0,
+                "updatedAt": row["updated_at"] if row else None,
+                "lastRun": {
+                    "id": str(row["run_id"]),
+                    "command": row["command"],
+                    "startedAt": row["started_at"].isoformat(),
+                    "endedAt": row["ended_at"].isoformat() if row["ended_at"] else None,
+                    "status": row["run_status"],
+                }
+                if row and row["run_id"]
+                else None,
+            }
+        )
+    return items

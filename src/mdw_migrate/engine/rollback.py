@@ -10,7 +10,7 @@ from typing import Any
 import psycopg
 
 from ..errors import MigrationError
-from . import bulk, control, sqlgen
+from . import bulk, control, lockdown, sqlgen
 from .archive import ArchiveSpec
 from .planner import Catalogue
 
@@ -63,7 +63,6 @@ def rollback(catalogue: Catalogue, names: Sequence[str], target: Conn, stamp: st
     backups: list[Backup] = []
     with target.transaction():
         target.execute("CREATE SCHEMA IF NOT EXISTS migration_backup")
-        target.execute("REVOKE ALL ON SCHEMA migration_backup FROM PUBLIC")
         for name in reversed(catalogue.order(names)):
             spec = catalogue.entities[name]
             if isinstance(spec, ArchiveSpec):
@@ -86,6 +85,8 @@ def rollback(catalogue: Catalogue, names: Sequence[str], target: Conn, stamp: st
             )
             for table in ("id_map", "row_outcomes", "quality_issues", "entity_progress"):
                 target.execute(f"DELETE FROM migration.{table} WHERE entity = %s", [name])
+        # The copies hold patients' and payments' rows: locked before they are visible.
+        lockdown.lock_down(target)
     return backups
 
 

@@ -6,6 +6,7 @@ Generic over entity specs; the contract's validation JSON is built from the chec
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -13,7 +14,7 @@ from typing import Any
 
 import psycopg
 
-from . import control, sqlgen
+from . import control, lockdown, preflight, sqlgen
 from .archive import ArchiveSpec, validate_archive
 from .planner import Catalogue
 from .runner import BatchStats, EntityResult, EntityRunner, RunContext
@@ -61,6 +62,23 @@ class EntityValidation:
 
 def _status(ok: bool) -> str:
     return "passed" if ok else "failed"
+
+
+def validate_selection(
+    catalogue: Catalogue,
+    names: Sequence[str],
+    source: Conn,
+    target: Conn,
+    id_secret_env: str | None,
+) -> list[EntityValidation]:
+    """Validates each entity, after the same pre-flight as a migration (a missing table or
+    column is SCHEMA_INCOMPATIBLE, named), with the deployment's id secret: MDW_ID_SECRET
+    when it is set, else the stored one."""
+    specs = [s for n in names if isinstance(s := catalogue.entities[n], EntitySpec)]
+    preflight.check_source(source, specs)
+    preflight.check_target(target, specs)
+    secret = control.existing_id_secret(target, id_secret_env)
+    return [validate(catalogue, n, source, target, secret) for n in names]
 
 
 def validate(
@@ -129,8 +147,9 @@ def _accuracy_sample(
     if not keys:
         return 0, []
     if secret is None:
-        with target.transaction():
-            secret = control.id_secret(target, None)
+        secret = control.existing_id_secret(target, None)
+        if secret is None:
+            return 0, []
     ctx = RunContext(run_id=uuid.uuid4(), secret=secret, batch_size=len(keys), max_retry_attempts=0)
     differing = EntityRunner(source, target, ctx, _Silent()).recompute(spec, keys)
     return len(keys), differing
@@ -323,3 +342,33 @@ def validate_entity(
             f" (entity = '{name}') for the reason codes"
         )
     return EntityValidation(name, checks, issues, recommendations)
+
+
+def validate_security(target: Conn, public_tables: Sequence[str]) -> EntityValidation:
+    """The `security` check: nothing of the tool's is open to the Data API's roles."""
+    report = lockdown.check(target, public_tables)
+    # A target without the tool's tables proves nothing: it must not read as a pass.
+    empty = report.tables_checked == 0
+    check = Check(
+        "security",
+        _status(report.passed and not empty),
+        {
+            "tablesChecked": report.tables_checked,
+            "functionsChecked": report.functions_checked,
+            "apiRoles": report.api_roles,
+            "exposedSchemas": report.exposed_schemas,
+            "rlsDisabled": report.rls_disabled,
+            "privileges": report.privileges,
+            "mutableSearchPath": report.mutable_search_path,
+            "definerViews": report.definer_views,
+        },
+    )
+    recommendations = []
+    if empty:
+        recommendations.append("No table of the tool was found: run 'mdw-migrate schema apply'")
+    elif not report.passed:
+        recommendations.append(
+            "Run 'mdw-migrate schema apply' again: it enables row-level security and revokes"
+            " the Data API roles' privileges on everything the tool owns"
+        )
+    return EntityValidation("security", [check], [], recommendations)
