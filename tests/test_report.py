@@ -184,3 +184,32 @@ def test_write_report(tmp_path: Path, results: list[EntityValidation]) -> None:
     path = write_report(tmp_path / "logs", document, "20251015T101600Z")
     assert path == tmp_path / "logs" / "validation-final-20251015T101600Z.html"
     assert path.read_text(encoding="utf-8") == document
+
+
+def security(**problems: list[str]) -> EntityValidation:
+    details: dict[str, object] = {
+        "tablesChecked": 66,
+        "functionsChecked": 9,
+        "apiRoles": ["anon", "authenticated"],
+        "exposedSchemas": ["graphql_public", "public"],
+        "rlsDisabled": [],
+        "privileges": [],
+        "mutableSearchPath": [],
+        "definerViews": [],
+        **problems,
+    }
+    status = "failed" if problems else "passed"
+    return EntityValidation("security", [Check("security", status, details)], [], [])
+
+
+def test_the_security_check_has_its_section_and_names_what_is_open() -> None:
+    ok = [entity("doctors", accounting(3, 3, 0, 0)), security()]
+    text = " ".join(parse(render(ok)).text)
+    assert "Security (Supabase Data API)" in text and "Security check: PASSED" in text
+    assert "Overall: PASSED" in text
+    # The check is not an entity: the cards count entities only.
+    assert "Entities passed 1" in " ".join(text.split())
+    opened = [entity("doctors", accounting(3, 3, 0, 0)), security(privileges=["public.patients"])]
+    text = " ".join(parse(render(opened)).text)
+    assert "Security check: FAILED" in text and "public.patients" in text
+    assert "Overall: FAILED" in text

@@ -150,7 +150,48 @@ def _note(checks: list[Check]) -> str:
         case "money":
             ok = sum(c.status == "passed" for c in checks)
             return f"{ok} of {len(checks)} equal"
+        case "security":
+            return f"{_n(_int(d.get('tablesChecked')))} tables locked"
     return ""
+
+
+_SECURITY_LISTS = (
+    ("rlsDisabled", "Tables in an exposed schema with row-level security off"),
+    ("privileges", "Objects PUBLIC, anon or authenticated hold a privilege on"),
+    ("mutableSearchPath", "Functions without a fixed search_path"),
+    ("definerViews", "Views in an exposed schema that run with their owner's rights"),
+)
+
+
+def _security_section(results: Sequence[EntityValidation]) -> list[str]:
+    """What Supabase's Data API roles could reach of the tool's objects: nothing, or a list."""
+    check = next((c for r in results for c in r.checks if c.type == "security"), None)
+    if check is None:
+        return []
+    d = check.details
+    facts = [
+        ["Tables checked", _n(_int(d.get("tablesChecked")))],
+        ["Functions checked", _n(_int(d.get("functionsChecked")))],
+        ["API roles in the database", _e(", ".join(d.get("apiRoles") or []) or "none")],
+        ["Schemas the Data API serves", _e(", ".join(d.get("exposedSchemas") or []))],
+    ]
+    for key, label in _SECURITY_LISTS:
+        items = [str(x) for x in d.get(key) or []]
+        cell = (
+            f'<td class="failed">{_e(", ".join(items))}</td>'
+            if items
+            else '<td class="passed">none</td>'
+        )
+        facts.append([_e(label), cell])
+    return [
+        "<section><h2>Security (Supabase Data API)</h2>",
+        f'<p class="banner {check.status}">Security check: {check.status.upper()}</p>',
+        '<p class="meta">Every table of the tool has row-level security and no privilege for'
+        " PUBLIC, anon or authenticated; the tool writes no policy. Access rules are the"
+        " application's to write.</p>",
+        _table(["What", "Result"], facts, set()),
+        "</section>",
+    ]
 
 
 def _status_cell(checks: list[Check]) -> str:
@@ -349,7 +390,8 @@ def render_html(
     target: Mapping[str, object],
 ) -> str:
     """The whole report as one HTML document."""
-    failed = [r for r in results if not r.passed]
+    entities = [r for r in results if not any(c.type == "security" for c in r.checks)]
+    failed = [r for r in entities if not r.passed]
     rows = {r.entity: x for r in results if (x := _rows(r)) is not None}
     money = _money_lines(results)
     kinds: dict[str, int] = {}
@@ -364,10 +406,11 @@ def render_html(
         [_Group(k, (_Bar((("issues", n, _PURPLE),), _n(n)),)) for k, n in ranked],
         [],
     )
-    status = "none" if not results else "failed" if failed else "passed"
+    insecure = any(not r.passed for r in results if r not in entities)
+    status = "none" if not entities else "failed" if failed or insecure else "passed"
     banner = {"none": "NO ENTITIES VALIDATED", "failed": "FAILED", "passed": "PASSED"}[status]
     cards = [
-        ("Entities passed", _n(len(results) - len(failed))),
+        ("Entities passed", _n(len(entities) - len(failed))),
         ("Entities failed", _n(len(failed))),
         *((name, _n(sum(getattr(x, name.lower()) for x in rows.values()))) for name in
           ("Source", "Migrated", "Excluded", "Rejected")),
@@ -430,7 +473,9 @@ def render_html(
                 " must be equal to the cent. A red band and NOT EQUAL mark a difference."),
         _table(["Entity", "Column", "Expected (source)", "Actual (target)", "Difference",
                 "Status"], money_rows, {2, 3, 4}),
-        "</section><section><h2>Recommendations</h2>",
+        "</section>",
+        *_security_section(results),
+        "<section><h2>Recommendations</h2>",
         f"<ul>{''.join(advice)}</ul>" if advice else '<p class="meta">None.</p>',
         "</section></main></body></html>",
     ])  # fmt: skip
