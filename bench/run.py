@@ -104,7 +104,8 @@ def tool_run(
     results = {}
     for line in proc.stdout.splitlines():
         obj = json.loads(line)
-        if obj.get("status") == "success":
+        # The per-entity success objects; the closing summary has no entity.
+        if obj.get("status") == "success" and "entity" in obj:
             results[obj["entity"]] = obj
     # ru_maxrss of children is the largest child so far; each repeat's child is the same size.
     return seconds, results, max(peak_kb, before) / 1024

@@ -3,6 +3,7 @@ bad rows stop the run with a report."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from pathlib import Path
 
@@ -298,7 +299,11 @@ def test_a_staging_table_broken_under_the_runner_rejects_no_row(
     ],
 )
 def test_an_infrastructure_error_is_retried_then_stops_the_run_and_rejects_no_row(
-    source: str, create_database: Callable[[str], str], errcode: str, sqlstate: str
+    source: str,
+    create_database: Callable[[str], str],
+    caplog: pytest.LogCaptureFixture,
+    errcode: str,
+    sqlstate: str,
 ) -> None:
     # Every insert into profiles fails with an error that says nothing about the row.
     target = fresh_target(
@@ -308,28 +313,17 @@ def test_an_infrastructure_error_is_retried_then_stops_the_run_and_rejects_no_ro
         " CREATE TRIGGER refuse BEFORE INSERT ON profiles"
         " FOR EACH STATEMENT EXECUTE FUNCTION refuse();",
     )
-    reporter = QuietReporter()
-    names = CATALOGUE.resolve("profiles")
-    options = RunOptions(
-        batch_size=100,
-        batch_size_forced=True,
-        max_retry_attempts=2,
-        dry_run=False,
-        id_secret_env=None,
-        command="migrate profiles",
-        arguments={},
-        source_identity={},
-        target_identity={},
-        open_target=lambda: psycopg.connect(target, autocommit=True),
-    )
-    with (
-        psycopg.connect(source) as s,
-        psycopg.connect(target, autocommit=True) as t,
-        pytest.raises(psycopg.Error) as raised,
-    ):
-        s.read_only = True
-        migrate(CATALOGUE, names, s, t, options, reporter)
+    runner_log = logging.getLogger("mdw_migrate.runner")
+    runner_log.addHandler(caplog.handler)  # the CLI's log set-up may stop propagation
+    try:
+        with pytest.raises(psycopg.Error) as raised:
+            run(source, target, "profiles", batch_size=100)
+    finally:
+        runner_log.removeHandler(caplog.handler)
     assert raised.value.sqlstate == sqlstate
+    # Tried again (helpers.run allows 2 retries), then stopped.
+    retried = {id(r) for r in caplog.records if r.getMessage() == "batch retried"}
+    assert len(retried) == 2
     assert scalar(target, "SELECT count(*) FROM migration.row_outcomes") == 0
     assert scalar(target, "SELECT count(*) FROM profiles") == 0
     # The contract error keeps the server's error class and SQLSTATE, never its message.

@@ -34,30 +34,24 @@ def source(create_database: Callable[[str], str]) -> str:
     return conninfo
 
 
-def point_at(
-    monkeypatch: pytest.MonkeyPatch,
+@pytest.fixture
+def through(
     pg_server: embedded.EmbeddedServer,
     source: str,
-    target: str,
-    bouncer: PgBouncer,
-) -> None:
-    """Source directly, target through the pooler, as a Supabase user would set it up."""
-    monkeypatch.setenv("SOURCE_DB_HOST", pg_server.socket_dir)
-    monkeypatch.setenv("SOURCE_DB_PORT", str(pg_server.port))
-    monkeypatch.setenv("SOURCE_DB_NAME", psycopg.conninfo.conninfo_to_dict(source)["dbname"])
-    monkeypatch.setenv("TARGET_DB_HOST", "127.0.0.1")
-    monkeypatch.setenv("TARGET_DB_PORT", str(bouncer.port))
-    monkeypatch.setenv("TARGET_DB_NAME", psycopg.conninfo.conninfo_to_dict(target)["dbname"])
-    monkeypatch.setenv("DB_SSLMODE", "disable")
-
-
-@pytest.fixture
-def bouncer_factory(
-    pg_server: embedded.EmbeddedServer, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[Callable[..., PgBouncer]]:
+    create_database: Callable[[str], str],
+    tmp_path: Path,
+    tmp_path_factory: pytest.TempPathFactory,
+    monkeypatch: pytest.MonkeyPatch,
+) -> Iterator[Callable[..., tuple[str, PgBouncer]]]:
+    """Makes a target database and a PgBouncer in front of it, and points the tool at them:
+    the source directly, the target through the pooler, as a Supabase user would."""
     started: list[PgBouncer] = []
 
-    def make(mode: str, **kwargs: object) -> PgBouncer:
+    def make(mode: str, *, apply_directly: bool = False, **kwargs: object) -> tuple[str, PgBouncer]:
+        target = create_database(f"pool_{mode}")
+        if apply_directly:
+            with psycopg.connect(target, autocommit=True) as conn:
+                schema.apply(conn)
         bouncer = PgBouncer(
             tmp_path_factory.mktemp(f"bouncer-{mode}"),
             pg_server.socket_dir,
@@ -67,7 +61,15 @@ def bouncer_factory(
             **kwargs,  # type: ignore[arg-type]
         )
         started.append(bouncer.start())
-        return bouncer
+        monkeypatch.setenv("SOURCE_DB_HOST", pg_server.socket_dir)
+        monkeypatch.setenv("SOURCE_DB_PORT", str(pg_server.port))
+        monkeypatch.setenv("SOURCE_DB_NAME", psycopg.conninfo.conninfo_to_dict(source)["dbname"])
+        monkeypatch.setenv("TARGET_DB_HOST", "127.0.0.1")
+        monkeypatch.setenv("TARGET_DB_PORT", str(bouncer.port))
+        monkeypatch.setenv("TARGET_DB_NAME", psycopg.conninfo.conninfo_to_dict(target)["dbname"])
+        monkeypatch.setenv("DB_SSLMODE", "disable")
+        monkeypatch.chdir(tmp_path)
+        return target, bouncer
 
     yield make
     for bouncer in started:
@@ -75,17 +77,9 @@ def bouncer_factory(
 
 
 def test_session_mode_migrates_and_validates(
-    pg_server: embedded.EmbeddedServer,
-    source: str,
-    create_database: Callable[[str], str],
-    bouncer_factory: Callable[..., PgBouncer],
-    tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
+    through: Callable[..., tuple[str, PgBouncer]],
 ) -> None:
-    target = create_database("pool_session")
-    bouncer = bouncer_factory("session")
-    point_at(monkeypatch, pg_server, source, target, bouncer)
-    monkeypatch.chdir(tmp_path)
+    target, bouncer = through("session")
     assert invoke("schema", "apply").exit_code == 0
     result = invoke("migrate", "all", "--validate", "--json", "--workers", "2")
     assert result.exit_code == 0, result.output[-3000:]
@@ -100,20 +94,10 @@ def test_session_mode_migrates_and_validates(
 
 @pytest.mark.parametrize("mode", ["transaction", "statement"])
 def test_a_transaction_pooler_is_refused_before_anything_is_written(
-    pg_server: embedded.EmbeddedServer,
-    source: str,
-    create_database: Callable[[str], str],
-    bouncer_factory: Callable[..., PgBouncer],
-    tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
-    mode: str,
+    through: Callable[..., tuple[str, PgBouncer]], mode: str
 ) -> None:
-    target = create_database(f"pool_{mode}")
-    with psycopg.connect(target, autocommit=True) as conn:
-        schema.apply(conn)  # directly: the tables exist, so a run could write
-    bouncer = bouncer_factory(mode)
-    point_at(monkeypatch, pg_server, source, target, bouncer)
-    monkeypatch.chdir(tmp_path)
+    # The schema is applied directly: the tables exist, so a run could write.
+    target, _ = through(mode, apply_directly=True)
     for args in (
         ["migrate", "all", "--json"],
         ["migrate", "core", "--json", "--workers", "1"],
@@ -137,20 +121,12 @@ def test_a_transaction_pooler_is_refused_before_anything_is_written(
 
 
 def test_pooled_server_connections_are_handed_back_clean(
-    pg_server: embedded.EmbeddedServer,
-    source: str,
-    create_database: Callable[[str], str],
-    bouncer_factory: Callable[..., PgBouncer],
-    tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
+    through: Callable[..., tuple[str, PgBouncer]],
 ) -> None:
     """With PgBouncer's own reset switched off, whatever the tool changed in a session
     would reach the pooler's next client."""
-    target = create_database("pool_clean")
     pool_size = 8
-    bouncer = bouncer_factory("session", pool_size=pool_size, reset_query="")
-    point_at(monkeypatch, pg_server, source, target, bouncer)
-    monkeypatch.chdir(tmp_path)
+    target, bouncer = through("session", pool_size=pool_size, reset_query="")
     assert invoke("schema", "apply").exit_code == 0
     assert invoke("migrate", "core-with-patients", "--validate", "--workers", "2").exit_code == 0
     assert invoke("validate", "core").exit_code == 0
