@@ -16,7 +16,7 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
-from .engine.validate import Check, EntityValidation
+from .engine.validate import SECURITY, Check, EntityValidation
 
 CHECK_ORDER = ["accounting", "record_count", "referential_integrity", "data_quality", "money"]
 _SECRET_WORDS = ("password", "secret", "token", "key", "conninfo", "dsn", "url")
@@ -165,7 +165,7 @@ _SECURITY_LISTS = (
 
 def _security_section(results: Sequence[EntityValidation]) -> list[str]:
     """What Supabase's Data API roles could reach of the tool's objects: nothing, or a list."""
-    check = next((c for r in results for c in r.checks if c.type == "security"), None)
+    check = next((c for r in results for c in r.checks if c.type == SECURITY), None)
     if check is None:
         return []
     d = check.details
@@ -390,7 +390,7 @@ def render_html(
     target: Mapping[str, object],
 ) -> str:
     """The whole report as one HTML document."""
-    entities = [r for r in results if not any(c.type == "security" for c in r.checks)]
+    entities = [r for r in results if not any(c.type == SECURITY for c in r.checks)]
     failed = [r for r in entities if not r.passed]
     rows = {r.entity: x for r in results if (x := _rows(r)) is not None}
     money = _money_lines(results)

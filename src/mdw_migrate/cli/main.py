@@ -32,7 +32,7 @@ from ..engine import control
 from ..engine import rollback as rollback_engine
 from ..engine.migrate import RunOptions, RunOutcome
 from ..engine.migrate import migrate as run_migration
-from ..engine.validate import EntityValidation, validate_security, validate_selection
+from ..engine.validate import SECURITY, EntityValidation, validate_security, validate_selection
 from ..errors import EXIT_FAILED, EXIT_USAGE, MigrationError, from_database_error
 from ..legacy import generator
 from ..target import schema as target_schema
@@ -283,7 +283,9 @@ def validation_verdict(validations: list[EntityValidation]) -> str:
     """One line: `Validation passed: 49 entities` or `Validation FAILED: payments (money)`."""
     failed = [v for v in validations if not v.passed]
     if not failed:
-        return f"Validation passed: {len(validations)} entities"
+        entities = sum(v.entity != SECURITY for v in validations)
+        checked = " and the security check" if entities < len(validations) else ""
+        return f"Validation passed: {entities} entities{checked}"
     return "Validation FAILED: " + ", ".join(
         f"{v.entity} ({', '.join(sorted({c.type for c in v.checks if c.status != 'passed'}))})"
         for v in failed

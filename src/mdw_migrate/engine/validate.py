@@ -24,6 +24,8 @@ Conn = psycopg.Connection[tuple[Any, ...]]
 DEFAULT_TOLERANCE = 0.1  # percent, the contract's
 # Rows per entity re-read from the source and mapped again for the accuracy check.
 SAMPLE_SIZE = 200
+# The security check's name, as a check type and as the `entity` of its result.
+SECURITY = "security"
 
 
 @dataclass
@@ -350,7 +352,7 @@ def validate_security(target: Conn, public_tables: Sequence[str]) -> EntityValid
     # A target without the tool's tables proves nothing: it must not read as a pass.
     empty = report.tables_checked == 0
     check = Check(
-        "security",
+        SECURITY,
         _status(report.passed and not empty),
         {
             "tablesChecked": report.tables_checked,
@@ -371,4 +373,4 @@ def validate_security(target: Conn, public_tables: Sequence[str]) -> EntityValid
             "Run 'mdw-migrate schema apply' again: it enables row-level security and revokes"
             " the Data API roles' privileges on everything the tool owns"
         )
-    return EntityValidation("security", [check], [], recommendations)
+    return EntityValidation(SECURITY, [check], [], recommendations)
