@@ -7,6 +7,7 @@ the server connection to its next client hands it back as it found it.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -30,7 +31,8 @@ class CleanConnection(psycopg.Connection[tuple[Any, ...]]):
         # open one on a connection that is not in autocommit.
         idle = self.pgconn.transaction_status == TransactionStatus.IDLE
         if not self.closed and not self.broken and idle:
-            self.pgconn.exec_(b"DISCARD ALL")
+            with contextlib.suppress(psycopg.Error):  # closing must not fail on a dying link
+                self.pgconn.exec_(b"DISCARD ALL")
         super().close()
 
 
