@@ -31,7 +31,7 @@ from psycopg.types.json import Jsonb
 from pydantic import SecretBytes, SecretStr
 
 from . import __version__
-from .errors import MigrationError
+from .errors import Code, CriticalError, MigrationError
 
 LOG_NAME = "audit.jsonl"
 HEAD_NAME = "audit.head"
@@ -209,8 +209,8 @@ def build_record(
 
 
 def _damaged(message: str) -> MigrationError:
-    return MigrationError(
-        code="AUDIT_LOG_DAMAGED",
+    return CriticalError(
+        code=Code.AUDIT_LOG_DAMAGED,
         message=message,
         suggestion="Run 'mdw-migrate audit verify' and restore ./audit from a copy",
     )

@@ -1,28 +1,107 @@
 """Errors in the contract's shape: a code, a message, details, and what the operator should do.
 
-Messages and details carry table names, entity names, ids and counts only, never row content.
+Every code is a member of `Code`; every error is of one category of the contract, by class:
+`CriticalError` stops the run, `RetryableError` is worth another try (and stops the run once
+the retries are spent), `UsageError` is a command or setting the tool cannot act on. The exit
+code follows from the category, here and nowhere else. Messages and details carry table
+names, entity names, ids and counts only, never row content.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from enum import Enum, StrEnum
+from typing import Any, ClassVar
 
-# Exit codes: 1 for a failed validation or run, 2 for a usage error, 3 for a critical error.
+# Exit codes: 1 for a failed check or an interrupted run, 2 for a usage or configuration
+# error, 3 for a critical error.
 EXIT_FAILED = 1
 EXIT_USAGE = 2
 EXIT_CRITICAL = 3
 
 
+class Code(StrEnum):
+    # A command or setting the tool cannot act on.
+    USAGE = "USAGE"
+    CONFIG_INVALID = "CONFIG_INVALID"
+    UNKNOWN_ENTITY = "UNKNOWN_ENTITY"
+    CONFIRMATION_REQUIRED = "CONFIRMATION_REQUIRED"
+    SOURCE_NOT_EMPTY = "SOURCE_NOT_EMPTY"
+    # The databases are not what the tool needs.
+    CONNECTION_FAILED = "CONNECTION_FAILED"
+    POOLER_TRANSACTION_MODE = "POOLER_TRANSACTION_MODE"
+    SCHEMA_INCOMPATIBLE = "SCHEMA_INCOMPATIBLE"
+    SCHEMA_CONFLICT = "SCHEMA_CONFLICT"
+    DEPENDENCY_NOT_MET = "DEPENDENCY_NOT_MET"
+    DEPENDENTS_EXIST = "DEPENDENTS_EXIST"
+    ID_SECRET_MISMATCH = "ID_SECRET_MISMATCH"
+    ID_SECRET_MISSING = "ID_SECRET_MISSING"
+    ARCHIVE_NO_ID = "ARCHIVE_NO_ID"
+    AUDIT_LOG_DAMAGED = "AUDIT_LOG_DAMAGED"
+    # A run that had to stop.
+    SOURCE_UNAVAILABLE = "SOURCE_UNAVAILABLE"
+    ERROR_BUDGET_EXCEEDED = "ERROR_BUDGET_EXCEEDED"
+    TARGET_RESOURCES_EXHAUSTED = "TARGET_RESOURCES_EXHAUSTED"
+    DATABASE_ERROR = "DATABASE_ERROR"
+    # Transient by nature: retried, and reported once the retries are spent.
+    CONNECTION_LOST = "CONNECTION_LOST"
+    STATEMENT_TIMEOUT = "STATEMENT_TIMEOUT"
+    LOCK_TIMEOUT = "LOCK_TIMEOUT"
+    # How a command ended without an error being raised (audit trail, summary object).
+    VALIDATION_FAILED = "VALIDATION_FAILED"
+    SECURITY_CHECK_FAILED = "SECURITY_CHECK_FAILED"
+    INTERRUPTED = "INTERRUPTED"
+    ABORTED = "ABORTED"
+    UNEXPECTED_ERROR = "UNEXPECTED_ERROR"
+
+
+# Codes that mean "the tool declined to start", not "something broke" (the audit's `refused`).
+REFUSALS = frozenset(
+    {
+        Code.USAGE,
+        Code.CONFIG_INVALID,
+        Code.UNKNOWN_ENTITY,
+        Code.CONFIRMATION_REQUIRED,
+        Code.SOURCE_NOT_EMPTY,
+        Code.POOLER_TRANSACTION_MODE,
+        Code.SCHEMA_INCOMPATIBLE,
+        Code.SCHEMA_CONFLICT,
+        Code.DEPENDENCY_NOT_MET,
+        Code.DEPENDENTS_EXIST,
+    }
+)
+
+
+class Category(Enum):
+    """The contract's error categories (Error Handling Contract), plus usage."""
+
+    CRITICAL = "critical"  # stop execution
+    RETRY = "retry"  # major: retry with caution
+    USAGE = "usage"
+
+
+_EXIT_CODES = {Category.CRITICAL: EXIT_CRITICAL, Category.RETRY: EXIT_CRITICAL,
+               Category.USAGE: EXIT_USAGE}  # fmt: skip
+
+
 @dataclass
 class MigrationError(Exception):
-    code: str
+    code: Code
     message: str
     suggestion: str
     details: dict[str, Any] = field(default_factory=dict)
     entity: str | None = None
     rollback_required: bool = False
-    exit_code: int = EXIT_CRITICAL
+
+    category: ClassVar[Category] = Category.CRITICAL
+
+    @property
+    def exit_code(self) -> int:
+        return _EXIT_CODES[self.category]
+
+    @property
+    def refused(self) -> bool:
+        return self.code in REFUSALS
 
     def __str__(self) -> str:
         return f"{self.code}: {self.message}"
@@ -31,7 +110,7 @@ class MigrationError(Exception):
         return {
             "status": "error",
             "entity": self.entity,
-            "error": {"code": self.code, "message": self.message, "details": self.details},
+            "error": {"code": str(self.code), "message": self.message, "details": self.details},
             "recovery": {
                 "suggestion": self.suggestion,
                 "rollbackRequired": self.rollback_required,
@@ -39,10 +118,29 @@ class MigrationError(Exception):
         }
 
 
+class CriticalError(MigrationError):
+    """Stops the command: the databases, the schema or the data are not what it needs."""
+
+    category = Category.CRITICAL
+
+
+class RetryableError(MigrationError):
+    """Transient (a lock, a timeout, a lost connection): tried again; once the retries are
+    spent it stops the run as a critical error would."""
+
+    category = Category.RETRY
+
+
+class UsageError(MigrationError):
+    """A command, option or setting the tool cannot act on (exit code 2)."""
+
+    category = Category.USAGE
+
+
 def dependency_not_met(entity: str, missing: list[str], state: dict[str, str]) -> MigrationError:
     first = missing[0]
-    return MigrationError(
-        code="DEPENDENCY_NOT_MET",
+    return CriticalError(
+        code=Code.DEPENDENCY_NOT_MET,
         entity=entity,
         message=f"{', '.join(missing)} must be migrated before {entity}",
         details={
@@ -59,13 +157,12 @@ def config_invalid(problems: list[dict[str, Any]]) -> MigrationError:
     names = ", ".join(p["variable"] for p in problems)
     first = problems[0]
     shown = "" if first["value"] is None else f", got {first['value']!r}"
-    return MigrationError(
-        code="CONFIG_INVALID",
+    return UsageError(
+        code=Code.CONFIG_INVALID,
         message=f"{first['variable']} is not usable: expected {first['expected']}{shown}"
         + (f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""),
         details={"variables": problems},
         suggestion=f"Correct {names} in the environment or in .env, then run the command again",
-        exit_code=EXIT_USAGE,
     )
 
 
@@ -76,8 +173,8 @@ def schema_incompatible(side: str, missing: list[str]) -> MigrationError:
         if command
         else "Point SOURCE_DB_* at the legacy mdw_db database, or add the missing columns"
     )
-    return MigrationError(
-        code="SCHEMA_INCOMPATIBLE",
+    return CriticalError(
+        code=Code.SCHEMA_INCOMPATIBLE,
         message=f"The {side} database lacks {len(missing)} table(s) or column(s) the tool needs",
         details={"side": side, "missing": missing},
         suggestion=suggestion,
@@ -85,8 +182,8 @@ def schema_incompatible(side: str, missing: list[str]) -> MigrationError:
 
 
 def connection_failed(side: str, host: str, database: str, reason: str) -> MigrationError:
-    return MigrationError(
-        code="CONNECTION_FAILED",
+    return CriticalError(
+        code=Code.CONNECTION_FAILED,
         message=f"Cannot connect to the {side} database {database!r} on {host}: {reason}",
         details={"side": side, "host": host, "database": database},
         suggestion=(
@@ -97,8 +194,8 @@ def connection_failed(side: str, host: str, database: str, reason: str) -> Migra
 
 
 def pooler_transaction_mode(host: str, port: int, mode: str) -> MigrationError:
-    return MigrationError(
-        code="POOLER_TRANSACTION_MODE",
+    return CriticalError(
+        code=Code.POOLER_TRANSACTION_MODE,
         message=(
             f"The target {host}:{port} is reached through a connection pooler in {mode} mode:"
             " a session does not keep its server connection from one transaction to the next,"
@@ -129,8 +226,8 @@ def from_database_error(
     )
     details: dict[str, Any] = {"error": kind, "sqlstate": sqlstate}
     if isinstance(exc, errors.QueryCanceled):
-        return MigrationError(
-            code="STATEMENT_TIMEOUT",
+        return RetryableError(
+            code=Code.STATEMENT_TIMEOUT,
             entity=entity,
             message="A statement ran longer than MIGRATION_TIMEOUT, after every retry",
             details=details,
@@ -139,8 +236,8 @@ def from_database_error(
             ),
         )
     if isinstance(exc, errors.LockNotAvailable):
-        return MigrationError(
-            code="LOCK_TIMEOUT",
+        return RetryableError(
+            code=Code.LOCK_TIMEOUT,
             entity=entity,
             message="Another session kept a lock on a target table, after every retry",
             details=details,
@@ -150,23 +247,23 @@ def from_database_error(
             ),
         )
     if isinstance(exc, errors.DiskFull | errors.OutOfMemory | errors.InsufficientResources):
-        return MigrationError(
-            code="TARGET_RESOURCES_EXHAUSTED",
+        return CriticalError(
+            code=Code.TARGET_RESOURCES_EXHAUSTED,
             entity=entity,
             message="The target database ran out of disk or memory; the batch was rolled back",
             details=details,
             suggestion=f"Free space on the target, then {again}",
         )
     if isinstance(exc, psycopg.OperationalError):
-        return MigrationError(
-            code="CONNECTION_LOST",
+        return RetryableError(
+            code=Code.CONNECTION_LOST,
             entity=entity,
             message="A database connection was lost and could not be restored",
             details=details,
             suggestion=f"Check both databases are reachable, then {again}",
         )
-    return MigrationError(
-        code="DATABASE_ERROR",
+    return CriticalError(
+        code=Code.DATABASE_ERROR,
         entity=entity,
         message=f"The database refused a statement ({kind}, SQLSTATE {sqlstate})",
         details=details,

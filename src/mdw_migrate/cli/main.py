@@ -33,7 +33,7 @@ from ..engine import rollback as rollback_engine
 from ..engine.migrate import RunOptions, RunOutcome
 from ..engine.migrate import migrate as run_migration
 from ..engine.validate import SECURITY, EntityValidation, validate_security, validate_selection
-from ..errors import EXIT_FAILED, EXIT_USAGE, MigrationError, from_database_error
+from ..errors import EXIT_FAILED, Code, MigrationError, UsageError, from_database_error
 from ..legacy import generator
 from ..target import schema as target_schema
 from . import output
@@ -82,19 +82,6 @@ def json_option(func: F) -> F:
     )
 
 
-# Errors that mean "the tool declined", not "something broke".
-_REFUSALS = {
-    "DEPENDENCY_NOT_MET",
-    "DEPENDENTS_EXIST",
-    "CONFIRMATION_REQUIRED",
-    "UNKNOWN_ENTITY",
-    "SCHEMA_INCOMPATIBLE",
-    "SCHEMA_CONFLICT",
-    "SOURCE_NOT_EMPTY",
-    "CONFIG_INVALID",
-    "POOLER_TRANSACTION_MODE",
-    "USAGE",
-}
 AUDIT_DIR = Path("audit")
 
 
@@ -142,7 +129,7 @@ class Invocation:
             databases.check_session_state(endpoints.target)
         return endpoints
 
-    def failed(self, verdict: str, error_code: str) -> None:
+    def failed(self, verdict: str, error_code: Code) -> None:
         """A finished command whose result is a failure (a check, an interruption)."""
         self.verdict = verdict
         self.exit_code = EXIT_FAILED
@@ -225,20 +212,20 @@ def _audited(command: str, arguments: dict[str, Any] | None, trail: Trail) -> It
     try:
         yield
     except MigrationError as exc:
-        trail.outcome = "refused" if exc.code in _REFUSALS else "failed"
+        trail.outcome = "refused" if exc.refused else "failed"
         trail.error_code = exc.code
         raise
     except click.Abort:
-        trail.outcome, trail.error_code = "refused", "ABORTED"
+        trail.outcome, trail.error_code = "refused", Code.ABORTED
         raise
     except psycopg.Error as exc:
         trail.outcome, trail.error_code = "failed", from_database_error(exc).code
         raise
     except KeyboardInterrupt:
-        trail.outcome, trail.error_code = "interrupted", "INTERRUPTED"
+        trail.outcome, trail.error_code = "interrupted", Code.INTERRUPTED
         raise
     except Exception as exc:
-        trail.outcome, trail.error_code = "failed", "UNEXPECTED_ERROR"
+        trail.outcome, trail.error_code = "failed", Code.UNEXPECTED_ERROR
         log.error(
             "unexpected error", extra={"action": "error", "details": {"type": type(exc).__name__}}
         )
@@ -342,12 +329,11 @@ def _generate(
     try:
         return generator.generate(conninfo, scale=scale, seed=seed, force=force)
     except generator.SourceNotEmpty as exc:
-        raise MigrationError(
-            code="SOURCE_NOT_EMPTY",
+        raise UsageError(
+            code=Code.SOURCE_NOT_EMPTY,
             message="The source database already has tables; generate refuses to touch it",
             details={"database": endpoints.source.dbname, "tables": len(exc.tables)},
             suggestion="Add --force to replace the legacy tables (never on a real database)",
-            exit_code=EXIT_USAGE,
         ) from exc
 
 
@@ -483,12 +469,11 @@ def migrate(
     with invocation("migrate", as_json, arguments, selection=selection) as inv:
         names = CATALOGUE.resolve(selection)
         if (checkpoint is not None or restart_from_batch is not None) and len(names) != 1:
-            raise MigrationError(
-                code="USAGE",
+            raise UsageError(
+                code=Code.USAGE,
                 message="--checkpoint and --restart-from-batch apply to one entity, not a phase",
                 details={"entities": len(names)},
                 suggestion="Name one entity: mdw-migrate migrate <entity> --checkpoint N",
-                exit_code=EXIT_USAGE,
             )
         endpoints = inv.connect()
         outcome, validations = _migrate(
@@ -538,10 +523,10 @@ def _conclude_migration(
     if outcome.interrupted:
         inv.status = "interrupted"
         inv.resume = f"mdw-migrate migrate {selection} --resume"
-        inv.failed(f"Interrupted after {done}; resume with: {inv.resume}", "INTERRUPTED")
+        inv.failed(f"Interrupted after {done}; resume with: {inv.resume}", Code.INTERRUPTED)
     elif any(not v.passed for v in validations):
         inv.status = "failed"
-        inv.failed(f"Migrated {done}. {validation_verdict(validations)}", "VALIDATION_FAILED")
+        inv.failed(f"Migrated {done}. {validation_verdict(validations)}", Code.VALIDATION_FAILED)
     else:
         verb = "Dry run read" if outcome.dry_run else "Migrated"
         checked = f". {validation_verdict(validations)}" if validations else ""
@@ -713,7 +698,7 @@ def validate(selection: str, as_json: bool) -> None:
             inv.totals["report"] = str(path)
         if failed_entities:
             inv.status = "failed"
-            inv.failed(validation_verdict(results), "VALIDATION_FAILED")
+            inv.failed(validation_verdict(results), Code.VALIDATION_FAILED)
         else:
             inv.verdict = validation_verdict(results)
         if as_json:
@@ -758,7 +743,7 @@ def security_check(as_json: bool) -> None:
             )
         else:
             inv.status = "failed"
-            inv.failed(f"Security check FAILED: {problems} problem(s)", "SECURITY_CHECK_FAILED")
+            inv.failed(f"Security check FAILED: {problems} problem(s)", Code.SECURITY_CHECK_FAILED)
         if as_json:
             output.emit_json(result.to_contract())
         else:
@@ -783,11 +768,10 @@ def rollback(selection: str, yes: bool, as_json: bool) -> None:
             rollback_engine.check_rollback(CATALOGUE, names, target)
             if not yes:
                 if not sys.stdin.isatty():
-                    raise MigrationError(
-                        code="CONFIRMATION_REQUIRED",
+                    raise UsageError(
+                        code=Code.CONFIRMATION_REQUIRED,
                         message="rollback deletes migrated rows and needs confirmation",
                         suggestion="Run it on a terminal, or add --yes",
-                        exit_code=EXIT_USAGE,
                     )
                 click.confirm(f"Delete the migrated rows of {', '.join(names)}?", abort=True)
             stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")

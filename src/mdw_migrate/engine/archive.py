@@ -15,7 +15,7 @@ from typing import Any
 
 import psycopg
 
-from ..errors import MigrationError
+from ..errors import Code, CriticalError
 from . import control, lockdown
 from .runner import BatchStats, EntityResult, Reporter, RunContext
 from .sqlgen import q
@@ -66,8 +66,8 @@ class ArchiveRunner:
         tables = spec.tables_in(self.source)
         for table in tables:
             if not _has_integer_id(self.source, table):
-                raise MigrationError(
-                    code="ARCHIVE_NO_ID",
+                raise CriticalError(
+                    code=Code.ARCHIVE_NO_ID,
                     entity=spec.name,
                     message=f"legacy table {table} has no integer id column to archive by",
                     details={"table": table},

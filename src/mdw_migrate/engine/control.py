@@ -12,7 +12,7 @@ import psycopg
 from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
-from ..errors import MigrationError
+from ..errors import Code, CriticalError
 
 Conn = psycopg.Connection[tuple[Any, ...]]
 
@@ -54,8 +54,8 @@ def existing_id_secret(conn: Conn, from_env: str | None) -> bytes | None:
     stored, stored_fingerprint = row
     if env_secret is not None:
         if not hmac.compare_digest(fingerprint(env_secret), stored_fingerprint):
-            raise MigrationError(
-                code="ID_SECRET_MISMATCH",
+            raise CriticalError(
+                code=Code.ID_SECRET_MISMATCH,
                 message="MDW_ID_SECRET is not the secret this target was first migrated with",
                 suggestion=(
                     "Set MDW_ID_SECRET to the original secret (UUIDs of migrated rows depend"
@@ -64,8 +64,8 @@ def existing_id_secret(conn: Conn, from_env: str | None) -> bytes | None:
             )
         return env_secret
     if stored is None:
-        raise MigrationError(
-            code="ID_SECRET_MISSING",
+        raise CriticalError(
+            code=Code.ID_SECRET_MISSING,
             message="This target was migrated with MDW_ID_SECRET, which is not set now",
             suggestion="Set MDW_ID_SECRET to the secret used for the first migration",
         )

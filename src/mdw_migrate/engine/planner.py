@@ -6,7 +6,7 @@ import graphlib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
-from ..errors import EXIT_USAGE, MigrationError, dependency_not_met
+from ..errors import Code, UsageError, dependency_not_met
 from .archive import ArchiveSpec
 from .spec import EntitySpec
 
@@ -60,12 +60,11 @@ class Catalogue:
         for name in self.entities:
             if name.replace("_", "-") == key:
                 return [name]
-        raise MigrationError(
-            code="UNKNOWN_ENTITY",
+        raise UsageError(
+            code=Code.UNKNOWN_ENTITY,
             message=f"{selection!r} is neither a phase nor an entity",
             details={"phases": list(self.phases), "entities": list(self.entities)},
             suggestion="Run 'mdw-migrate plan' to see the phases and entities",
-            exit_code=EXIT_USAGE,
         )
 
     def check_dependencies(self, names: Sequence[str], states: Mapping[str, str]) -> None:

@@ -9,7 +9,7 @@ from typing import Any
 
 import psycopg
 
-from ..errors import MigrationError
+from ..errors import Code, CriticalError
 from . import bulk, control, lockdown, sqlgen
 from .archive import ArchiveSpec
 from .planner import Catalogue
@@ -21,8 +21,8 @@ def check_rollback(catalogue: Catalogue, names: Sequence[str], target: Conn) -> 
     states = control.entity_states(target)
     blocking = sorted(d for d in catalogue.dependents(names) if d not in names and d in states)
     if blocking:
-        raise MigrationError(
-            code="DEPENDENTS_EXIST",
+        raise CriticalError(
+            code=Code.DEPENDENTS_EXIST,
             message=f"{', '.join(blocking)} still depend on {', '.join(names)}",
             details={"dependents": blocking},
             suggestion=f"Roll back {', '.join(blocking)} first, or include them in the command",

@@ -31,7 +31,7 @@ from tenacity import (
     wait_exponential,
 )
 
-from ..errors import EXIT_CRITICAL, MigrationError
+from ..errors import Code, CriticalError, MigrationError, UsageError
 from . import bulk, control, sqlgen
 from .spec import EntitySpec
 
@@ -73,8 +73,8 @@ def use_utf8(conn: Conn) -> None:
 
 
 def _source_lost(entity: str, exc: Exception) -> MigrationError:
-    return MigrationError(
-        code="SOURCE_UNAVAILABLE",
+    return CriticalError(
+        code=Code.SOURCE_UNAVAILABLE,
         entity=entity,
         message=f"The connection to the source database was lost ({type(exc).__name__})",
         details={"error": type(exc).__name__},
@@ -384,13 +384,12 @@ class EntityRunner:
             f" OFFSET {(batch - 1) * batch_size - 1} LIMIT 1".encode()
         ).fetchone()
         if row is None:
-            raise MigrationError(
-                code="USAGE",
+            raise UsageError(
+                code=Code.USAGE,
                 entity=spec.name,
                 message=f"{spec.name} has fewer than {batch - 1} batches of {batch_size} rows",
                 details={"batch": batch, "batchSize": batch_size},
                 suggestion="Give a smaller --restart-from-batch, or use --resume",
-                exit_code=2,
             )
         return int(row[0])
 
@@ -459,8 +458,8 @@ class EntityRunner:
         # One bad row is always reported rather than fatal: under 200 rows any single
         # failure would break a 99.5 % rate, and stopping then helps nobody.
         if total and failed > 1 and failed / total > allowed:
-            raise MigrationError(
-                code="ERROR_BUDGET_EXCEEDED",
+            raise CriticalError(
+                code=Code.ERROR_BUDGET_EXCEEDED,
                 entity=spec.name,
                 message=f"{failed} of {total} {spec.name} rows failed to load, more than the"
                 f" {allowed:.1%} the contract allows for an entity of this size",
@@ -469,7 +468,6 @@ class EntityRunner:
                     "See migration.row_outcomes (reason LOAD_ERROR) for the rows and the"
                     " database's error; fix the cause, then run the same command with --resume"
                 ),
-                exit_code=EXIT_CRITICAL,
             )
 
     def _plan_ranges(

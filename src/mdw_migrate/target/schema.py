@@ -20,7 +20,7 @@ from typing import Any
 import psycopg
 
 from ..engine import lockdown
-from ..errors import MigrationError
+from ..errors import Code, CriticalError, MigrationError
 from .countries import aliases
 
 Conn = psycopg.Connection[tuple[Any, ...]]
@@ -256,8 +256,8 @@ def schema_conflict(conflicts: list[dict[str, Any]]) -> MigrationError:
         f"{kind}: {', '.join(items[:6])}{' ...' if len(items) > 6 else ''}"
         for kind, items in first["differs"].items()
     )
-    return MigrationError(
-        code="SCHEMA_CONFLICT",
+    return CriticalError(
+        code=Code.SCHEMA_CONFLICT,
         message=(
             f"{len(conflicts)} object(s) the tool would create already exist with another"
             f" shape: {', '.join(str(n) for n in names)}. {names[0]} {summary}."
