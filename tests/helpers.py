@@ -10,8 +10,8 @@ import psycopg
 from psycopg.rows import dict_row
 
 from mdw_migrate.catalogue import CATALOGUE
+from mdw_migrate.engine.context import BatchStats, EntityResult
 from mdw_migrate.engine.migrate import RunOptions, RunOutcome, migrate
-from mdw_migrate.engine.runner import BatchStats, EntityResult
 
 
 class QuietReporter:

@@ -14,7 +14,7 @@ import psycopg
 import pytest
 from pydantic import SecretStr
 
-from mdw_migrate import __version__, audit
+from mdw_migrate import __version__, audit, state
 from mdw_migrate.target import schema
 
 SOURCE = {"host": "legacy.example.internal", "port": 5432, "database": "mdw_db"}
@@ -325,7 +325,7 @@ def test_records_are_copied_to_the_target_once(
             tmp_path, "schema apply", {}, None, TARGET, {}, "failed", "SCHEMA_INCOMPATIBLE"
         )
         for record in (first, failed, first):  # the duplicate is ignored
-            audit.record_to_db(conn, record)
+            state.audit_log.insert(conn, record)
         rows: list[tuple[Any, ...]] = conn.execute(
             "SELECT seq, os_user, os_host, command, arguments, tool_version, source_identity,"
             " target_identity, counts, outcome, error_code, previous_hash, hash,"

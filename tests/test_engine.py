@@ -174,7 +174,7 @@ def test_a_large_entity_split_over_workers_gives_the_same_outcomes(
     create_database: Callable[[str], str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from mdw_migrate.catalogue import CATALOGUE
-    from mdw_migrate.engine import runner
+    from mdw_migrate.engine import context
     from mdw_migrate.engine.validate import validate
     from mdw_migrate.legacy.generator import generate
 
@@ -187,7 +187,7 @@ def test_a_large_entity_split_over_workers_gives_the_same_outcomes(
         with psycopg.connect(target, autocommit=True) as conn:
             schema.apply(conn)
     run(source, whole, "orders-with-deps", batch_size=25)
-    monkeypatch.setattr(runner, "SPLIT_THRESHOLD", 1)
+    monkeypatch.setattr(context, "LARGE_ENTITY_ROWS", 1)
     outcome = run(source, split, "orders-with-deps", batch_size=25, workers=3)
     assert all(r.status == "completed" for r in outcome.results)
     for query in (

@@ -12,8 +12,8 @@ import pytest
 
 from mdw_migrate import embedded
 from mdw_migrate.catalogue import CATALOGUE
+from mdw_migrate.engine.context import BatchStats
 from mdw_migrate.engine.migrate import RunOptions, migrate
-from mdw_migrate.engine.runner import BatchStats
 from mdw_migrate.engine.validate import validate
 from mdw_migrate.errors import MigrationError
 from mdw_migrate.legacy.generator import generate
@@ -316,18 +316,17 @@ def test_an_infrastructure_error_is_retried_then_stops_the_run_and_rejects_no_ro
     runner_log = logging.getLogger("mdw_migrate.runner")
     runner_log.addHandler(caplog.handler)  # the CLI's log set-up may stop propagation
     try:
-        with pytest.raises(psycopg.Error) as raised:
+        with pytest.raises(MigrationError) as raised:
             run(source, target, "profiles", batch_size=100)
     finally:
         runner_log.removeHandler(caplog.handler)
-    assert raised.value.sqlstate == sqlstate
+    # The contract error keeps the server's error class and SQLSTATE, never its message.
+    assert raised.value.details["sqlstate"] == sqlstate
+    assert "injected" not in str(raised.value) and "injected" not in str(raised.value.details)
+    assert isinstance(raised.value.__cause__, psycopg.Error)
+    assert raised.value.details["error"] == type(raised.value.__cause__).__name__
     # Tried again (helpers.run allows 2 retries), then stopped.
     retried = {id(r) for r in caplog.records if r.getMessage() == "batch retried"}
     assert len(retried) == 2
     assert scalar(target, "SELECT count(*) FROM migration.row_outcomes") == 0
     assert scalar(target, "SELECT count(*) FROM profiles") == 0
-    # The contract error keeps the server's error class and SQLSTATE, never its message.
-    from mdw_migrate.errors import from_database_error
-
-    error = from_database_error(raised.value)
-    assert error.details == {"error": type(raised.value).__name__, "sqlstate": sqlstate}

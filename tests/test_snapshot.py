@@ -10,8 +10,8 @@ from collections.abc import Callable
 import psycopg
 
 from mdw_migrate.catalogue import CATALOGUE
+from mdw_migrate.engine.context import BatchStats
 from mdw_migrate.engine.migrate import RunOptions, migrate
-from mdw_migrate.engine.runner import BatchStats
 from mdw_migrate.legacy.generator import generate
 from mdw_migrate.target import schema
 

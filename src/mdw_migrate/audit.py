@@ -4,7 +4,7 @@ Each record carries the hash of the one before it, so an edited, removed, reorde
 inserted record breaks the chain and `verify` names the line. Removing the *last* record
 leaves a valid shorter chain, so every append also rewrites a small sidecar `audit.head`
 (last seq and hash); `verify` compares the two. Anyone who can write both files can still
-rebuild a consistent log: the copy in `migration.audit_log` (see `record_to_db`) is the
+rebuild a consistent log: the copy in `migration.audit_log` (see `state.audit_log`) is the
 second witness.
 
 Records hold ids, counts, codes and database identities only: secrets in the arguments are
@@ -26,8 +26,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal, TypedDict, get_args
 
-import psycopg
-from psycopg.types.json import Jsonb
 from pydantic import SecretBytes, SecretStr
 
 from . import __version__
@@ -423,38 +421,3 @@ def verify(directory: Path) -> VerifyResult:
     if len(problems) > _MAX_PROBLEMS:
         problems = [*problems[:_MAX_PROBLEMS], "... further problems not listed"]
     return VerifyResult(ok=not problems, records=records, problems=problems)
-
-
-# --- the database copy ---------------------------------------------------------------------
-
-
-def record_to_db(conn: psycopg.Connection[Any], record: Mapping[str, Any]) -> None:
-    """Copies one record into `migration.audit_log`; a record already there is left alone."""
-
-    def jsonb(value: Any) -> Jsonb | None:
-        return None if value is None else Jsonb(value)
-
-    with conn.transaction():
-        conn.execute(
-            "INSERT INTO migration.audit_log (seq, recorded_at, os_user, os_host, command,"
-            " arguments, tool_version, source_identity, target_identity, counts, outcome,"
-            " error_code, previous_hash, hash)"
-            " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
-            " ON CONFLICT DO NOTHING",
-            [
-                record["seq"],
-                datetime.fromisoformat(record["timestamp"]),
-                record["user"],
-                record.get("host"),
-                record["command"],
-                Jsonb(record["arguments"]),
-                record["toolVersion"],
-                jsonb(record.get("source")),
-                jsonb(record.get("target")),
-                Jsonb(record["counts"]),
-                record["outcome"],
-                record.get("errorCode"),
-                record["previousHash"],
-                record["hash"],
-            ],
-        )

@@ -43,6 +43,8 @@ class Code(StrEnum):
     ERROR_BUDGET_EXCEEDED = "ERROR_BUDGET_EXCEEDED"
     TARGET_RESOURCES_EXHAUSTED = "TARGET_RESOURCES_EXHAUSTED"
     DATABASE_ERROR = "DATABASE_ERROR"
+    # One row the target refused on its own values (its reject reason too).
+    LOAD_ERROR = "LOAD_ERROR"
     # Transient by nature: retried, and reported once the retries are spent.
     CONNECTION_LOST = "CONNECTION_LOST"
     STATEMENT_TIMEOUT = "STATEMENT_TIMEOUT"
@@ -77,11 +79,12 @@ class Category(Enum):
 
     CRITICAL = "critical"  # stop execution
     RETRY = "retry"  # major: retry with caution
+    MINOR = "minor"  # log and continue: one record's failure, within tolerance
     USAGE = "usage"
 
 
 _EXIT_CODES = {Category.CRITICAL: EXIT_CRITICAL, Category.RETRY: EXIT_CRITICAL,
-               Category.USAGE: EXIT_USAGE}  # fmt: skip
+               Category.MINOR: EXIT_FAILED, Category.USAGE: EXIT_USAGE}  # fmt: skip
 
 
 @dataclass
@@ -129,6 +132,13 @@ class RetryableError(MigrationError):
     spent it stops the run as a critical error would."""
 
     category = Category.RETRY
+
+
+class MinorError(MigrationError):
+    """One record's failure (a row the target refused on its own values): recorded as a
+    reject and the run goes on, within the error budget."""
+
+    category = Category.MINOR
 
 
 class UsageError(MigrationError):

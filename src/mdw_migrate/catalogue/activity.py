@@ -138,10 +138,21 @@ files = EntitySpec(
     source=Source.table("dispatch_file", FILE_COLUMNS),
     target="files",
     legacy_column="legacy_file_id",
-    deps=("orders", "products"),
     refs=(
-        Ref("order", "orders", "instruction_id", "order_id", "legacy_instruction_id"),
-        Ref("product", "products", "product_id", "product_id", "legacy_product_id"),
+        Ref(
+            name="order",
+            entity="orders",
+            source="instruction_id",
+            column="order_id",
+            legacy_column="legacy_instruction_id",
+        ),
+        Ref(
+            name="product",
+            entity="products",
+            source="product_id",
+            column="product_id",
+            legacy_column="legacy_product_id",
+        ),
     ),
     columns=(
         copied("file_uid", "uid"),
@@ -188,10 +199,11 @@ order_files = EntitySpec(
     ),
     target="order_files",
     legacy_column="legacy_file_id",
-    deps=("files", "orders"),
     refs=(
-        Ref("file", "files", "id", "file_id", required=True),
-        Ref("order", "orders", "instruction_id", "order_id", required=True),
+        Ref(name="file", entity="files", source="id", column="file_id", required=True),
+        Ref(
+            name="order", entity="orders", source="instruction_id", column="order_id", required=True
+        ),
     ),
     columns=(
         Col("category", category_sql()),
@@ -217,11 +229,10 @@ case_files = EntitySpec(
     ),
     target="case_files",
     legacy_column="legacy_file_id",
-    deps=("files", "cases"),
     refs=(
-        Ref("file", "files", "id", "file_id", required=True),
+        Ref(name="file", entity="files", source="id", column="file_id", required=True),
         # cases are keyed by their patient's legacy id.
-        Ref("case", "cases", "patient_id", "case_id", required=True),
+        Ref(name="case", entity="cases", source="patient_id", column="case_id", required=True),
     ),
     columns=(
         Col("file_purpose", purpose_sql()),
@@ -251,13 +262,38 @@ tasks = EntitySpec(
     ),
     target="tasks",
     legacy_column="legacy_task_id",
-    deps=("orders", "templates", "profiles", "files", "treatment_plans"),
     refs=(
-        Ref("order", "orders", "instruction_id", "order_id", required=True),
-        Ref("template", "templates", "template_id", "template_id", "legacy_template_id"),
-        Ref("assignee", "profiles", "actor_id", "assigned_to", "legacy_assigned_user_id"),
-        Ref("file", "files", "file_id", "file_id", "legacy_file_id"),
-        Ref("treatment_plan", "treatment_plans", "plan_id", "treatment_plan_id", "legacy_plan_id"),
+        Ref(
+            name="order", entity="orders", source="instruction_id", column="order_id", required=True
+        ),
+        Ref(
+            name="template",
+            entity="templates",
+            source="template_id",
+            column="template_id",
+            legacy_column="legacy_template_id",
+        ),
+        Ref(
+            name="assignee",
+            entity="profiles",
+            source="actor_id",
+            column="assigned_to",
+            legacy_column="legacy_assigned_user_id",
+        ),
+        Ref(
+            name="file",
+            entity="files",
+            source="file_id",
+            column="file_id",
+            legacy_column="legacy_file_id",
+        ),
+        Ref(
+            name="treatment_plan",
+            entity="treatment_plans",
+            source="plan_id",
+            column="treatment_plan_id",
+            legacy_column="legacy_plan_id",
+        ),
     ),
     columns=(
         copied("description", "text"),
@@ -298,7 +334,13 @@ def record_columns() -> tuple[Col, ...]:
 
 
 def author_ref() -> Ref:
-    return Ref("author", "profiles", "author_id", "author_id", "legacy_author_user_id")
+    return Ref(
+        name="author",
+        entity="profiles",
+        source="author_id",
+        column="author_id",
+        legacy_column="legacy_author_user_id",
+    )
 
 
 messages = EntitySpec(
@@ -315,8 +357,16 @@ messages = EntitySpec(
     ),
     target="messages",
     legacy_column="legacy_record_id",
-    deps=("patients", "profiles"),
-    refs=(Ref("patient", "patients", "patient_id", "patient_id", required=True), author_ref()),
+    refs=(
+        Ref(
+            name="patient",
+            entity="patients",
+            source="patient_id",
+            column="patient_id",
+            required=True,
+        ),
+        author_ref(),
+    ),
     # The spec gives messages no team: a record's group is kept as its legacy id.
     columns=(*record_columns(), copied("legacy_group_id", "group_id")),
 )
@@ -337,16 +387,21 @@ team_communications = EntitySpec(
     ),
     target="team_communications",
     legacy_column="legacy_record_id",
-    deps=("profiles", "teams"),
     refs=(
         Ref(
-            "recipient",
-            "profiles",
-            "recipient_user_id",
-            "recipient_profile_id",
-            "legacy_recipient_user_id",
+            name="recipient",
+            entity="profiles",
+            source="recipient_user_id",
+            column="recipient_profile_id",
+            legacy_column="legacy_recipient_user_id",
         ),
-        Ref("team", "teams", "group_id", "team_id", "legacy_group_id"),
+        Ref(
+            name="team",
+            entity="teams",
+            source="group_id",
+            column="team_id",
+            legacy_column="legacy_group_id",
+        ),
         author_ref(),
     ),
     columns=(
@@ -371,12 +426,14 @@ FILE_LINK_OFFSET = 4294967296
 def _record_holders() -> tuple[Ref, Ref]:
     # A record is held by exactly one of the two tables; neither is an issue on its own.
     return (
-        Ref("message", "messages", "record_id", "message_id", issue=False),
         Ref(
-            "team_communication",
-            "team_communications",
-            "record_id",
-            "team_communication_id",
+            name="message", entity="messages", source="record_id", column="message_id", issue=False
+        ),
+        Ref(
+            name="team_communication",
+            entity="team_communications",
+            source="record_id",
+            column="team_communication_id",
             issue=False,
         ),
     )
@@ -411,8 +468,10 @@ message_attachments = EntitySpec(
     ),
     target="message_attachments",
     legacy_column="legacy_attachment_id",
-    deps=("messages", "team_communications", "files"),
-    refs=(*_record_holders(), Ref("file", "files", "file_id", "file_id", required=True)),
+    refs=(
+        *_record_holders(),
+        Ref(name="file", entity="files", source="file_id", column="file_id", required=True),
+    ),
     columns=(
         Col("link_source", "s.link_source::public.message_attachment_source"),
         copied("legacy_record_id", "record_id"),
@@ -435,8 +494,10 @@ message_roles = EntitySpec(
     ),
     target="message_roles",
     legacy_column="legacy_record_roles_id",
-    deps=("messages", "team_communications", "roles"),
-    refs=(*_record_holders(), Ref("role", "roles", "role_id", "role_id", required=True)),
+    refs=(
+        *_record_holders(),
+        Ref(name="role", entity="roles", source="role_id", column="role_id", required=True),
+    ),
     columns=(copied("legacy_record_id", "record_id"),),
     rules=(ORPHAN_RECORD, Rule("DUPLICATE_LINK", "s.is_duplicate")),
 )
@@ -461,12 +522,24 @@ treatment_discussions = EntitySpec(
     ),
     target="treatment_discussions",
     legacy_column="legacy_comment_id",
-    deps=("treatment_plans", "profiles", "cases"),
     refs=(
-        Ref("treatment_plan", "treatment_plans", "plan_id", "treatment_plan_id", required=True),
+        Ref(
+            name="treatment_plan",
+            entity="treatment_plans",
+            source="plan_id",
+            column="treatment_plan_id",
+            required=True,
+        ),
         author_ref(),
         # No issue of its own: the plan may have no order (below).
-        Ref("case", "cases", "patient_id", "case_id", "legacy_patient_id", issue=False),
+        Ref(
+            name="case",
+            entity="cases",
+            source="patient_id",
+            column="case_id",
+            legacy_column="legacy_patient_id",
+            issue=False,
+        ),
     ),
     columns=(copied("body", "text"), copied("created_at")),
     # A plan with an order whose patient has no migrated case is an issue; no order is not.
@@ -595,10 +668,15 @@ customer_feedback = EntitySpec(
     ),
     target="customer_feedback",
     legacy_column="legacy_comment_id",
-    deps=("treatment_discussions", "doctors"),
     refs=(
-        Ref("discussion", "treatment_discussions", "id", "discussion_id", required=True),
-        Ref("doctor", "doctors", "author_id", "doctor_id", required=True),
+        Ref(
+            name="discussion",
+            entity="treatment_discussions",
+            source="id",
+            column="discussion_id",
+            required=True,
+        ),
+        Ref(name="doctor", entity="doctors", source="author_id", column="doctor_id", required=True),
     ),
     columns=(
         Col("feedback_type", "s.feedback_type::public.feedback_type"),
@@ -613,8 +691,10 @@ doctor_notes = EntitySpec(
     source=Source.table("dispatch_note", ("created_at", "text", "author_id", "doctor_id")),
     target="doctor_notes",
     legacy_column="legacy_note_id",
-    deps=("doctors", "profiles"),
-    refs=(Ref("doctor", "doctors", "doctor_id", "doctor_id", required=True), author_ref()),
+    refs=(
+        Ref(name="doctor", entity="doctors", source="doctor_id", column="doctor_id", required=True),
+        author_ref(),
+    ),
     columns=(copied("body", "text"), copied("created_at")),
 )
 
@@ -652,14 +732,16 @@ system_messages = EntitySpec(
     ),
     target="system_messages",
     legacy_column="legacy_notification_id",
-    # Measured at scale 0.1 (medians of three): 61,800 rows/s with batches of 5,000, 71,500
-    # with 50,000 (a batch's fixed cost, a dozen statements and a commit, spreads further).
-    batch_size=50_000,
-    deps=("profiles", "orders"),
     refs=(
-        Ref("recipient", "profiles", "recipient_id", "recipient_id", "legacy_recipient_user_id"),
+        Ref(
+            name="recipient",
+            entity="profiles",
+            source="recipient_id",
+            column="recipient_id",
+            legacy_column="legacy_recipient_user_id",
+        ),
         # Only an instruction item names an order; its legacy id is legacy_item_id.
-        Ref("order", "orders", "instruction_id", "order_id"),
+        Ref(name="order", entity="orders", source="instruction_id", column="order_id"),
     ),
     columns=(
         copied("template_name"),

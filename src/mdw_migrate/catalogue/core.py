@@ -36,13 +36,23 @@ DOCTOR_SET_READS: dict[str, tuple[str, ...]] = {
 def doctor_ref(source: str = "doctor_id") -> Ref:
     """A doctor named by a legacy user id: optional, the legacy id kept next to it (rule 5)."""
     return Ref(
-        "doctor", "doctors", source, column="doctor_id", legacy_column="legacy_doctor_user_id"
+        name="doctor",
+        entity="doctors",
+        source=source,
+        column="doctor_id",
+        legacy_column="legacy_doctor_user_id",
     )
 
 
 def office_ref(source: str = "office_id") -> Ref:
     """An office: optional, the legacy id kept next to it (rule 5)."""
-    return Ref("office", "offices", source, column="office_id", legacy_column="legacy_office_id")
+    return Ref(
+        name="office",
+        entity="offices",
+        source=source,
+        column="office_id",
+        legacy_column="legacy_office_id",
+    )
 
 
 def cleaned(name: str, source: str | None = None) -> Col:
@@ -222,13 +232,14 @@ doctors = EntitySpec(
     ),
     target="doctors",
     legacy_column="legacy_user_id",
-    deps=("profiles", "offices"),
     refs=(
-        Ref("profile", "profiles", "user_id", column="profile_id", required=True),
         Ref(
-            "primary_office",
-            "offices",
-            "primary_office_id",
+            name="profile", entity="profiles", source="user_id", column="profile_id", required=True
+        ),
+        Ref(
+            name="primary_office",
+            entity="offices",
+            source="primary_office_id",
             column="primary_office_id",
             legacy_column="legacy_primary_office_id",
         ),
@@ -270,10 +281,9 @@ doctor_offices = EntitySpec(
     ),
     target="doctor_offices",
     legacy_column="legacy_office_doctors_id",
-    deps=("doctors", "offices"),
     refs=(
-        Ref("doctor", "doctors", "user_id", column="doctor_id", required=True),
-        Ref("office", "offices", "office_id", column="office_id", required=True),
+        Ref(name="doctor", entity="doctors", source="user_id", column="doctor_id", required=True),
+        Ref(name="office", entity="offices", source="office_id", column="office_id", required=True),
     ),
     columns=(Col("is_primary", "s.is_primary"),),
     rules=(Rule("DUPLICATE_LINK", "s.is_duplicate"),),
@@ -314,9 +324,10 @@ patients = EntitySpec(
     ),
     target="patients",
     legacy_column="legacy_patient_id",
-    deps=("profiles", "doctors", "offices"),
     refs=(
-        Ref("profile", "profiles", "user_id", column="profile_id", required=True),
+        Ref(
+            name="profile", entity="profiles", source="user_id", column="profile_id", required=True
+        ),
         doctor_ref(),
         office_ref(),
     ),

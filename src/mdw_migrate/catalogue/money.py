@@ -28,12 +28,23 @@ sales_orders = EntitySpec(
     ),
     target="sales_orders",
     legacy_column="legacy_order_id",
-    deps=("doctors", "offices", "patients", "courses"),
     refs=(
         doctor_ref(),
         office_ref(),
-        Ref("patient", "patients", "patient_id", "patient_id", "legacy_patient_id"),
-        Ref("course", "courses", "course_id", "course_id", "legacy_course_id"),
+        Ref(
+            name="patient",
+            entity="patients",
+            source="patient_id",
+            column="patient_id",
+            legacy_column="legacy_patient_id",
+        ),
+        Ref(
+            name="course",
+            entity="courses",
+            source="course_id",
+            column="course_id",
+            legacy_column="legacy_course_id",
+        ),
     ),
     columns=(copied("created_at"),),
 )
@@ -48,10 +59,21 @@ purchases = EntitySpec(
     ),
     target="purchases",
     legacy_column="legacy_purchase_id",
-    deps=("sales_orders", "products"),
     refs=(
-        Ref("sales_order", "sales_orders", "order_id", "sales_order_id", required=True),
-        Ref("product", "products", "product_id", "product_id", "legacy_product_id"),
+        Ref(
+            name="sales_order",
+            entity="sales_orders",
+            source="order_id",
+            column="sales_order_id",
+            required=True,
+        ),
+        Ref(
+            name="product",
+            entity="products",
+            source="product_id",
+            column="product_id",
+            legacy_column="legacy_product_id",
+        ),
     ),
     columns=(copied("quantity"), copied("unit_price", "price"), copied("total_amount")),
     money=(("price", "unit_price"), ("total_amount", "total_amount")),
@@ -78,12 +100,23 @@ payments = EntitySpec(
     ),
     target="payments",
     legacy_column="legacy_payment_id",
-    deps=("orders", "doctors", "offices", "sales_orders"),
     refs=(
-        Ref("order", "orders", "instruction_id", "order_id", "legacy_instruction_id"),
+        Ref(
+            name="order",
+            entity="orders",
+            source="instruction_id",
+            column="order_id",
+            legacy_column="legacy_instruction_id",
+        ),
         doctor_ref(),
         office_ref(),
-        Ref("sales_order", "sales_orders", "order_id", "sales_order_id", "legacy_order_id"),
+        Ref(
+            name="sales_order",
+            entity="sales_orders",
+            source="order_id",
+            column="sales_order_id",
+            legacy_column="legacy_order_id",
+        ),
     ),
     columns=(
         Col(
@@ -128,8 +161,15 @@ operations = EntitySpec(
     ),
     target="operations",
     legacy_column="legacy_operation_id",
-    deps=("payments",),
-    refs=(Ref("payment", "payments", "payment_id", "payment_id", required=True),),
+    refs=(
+        Ref(
+            name="payment",
+            entity="payments",
+            source="payment_id",
+            column="payment_id",
+            required=True,
+        ),
+    ),
     columns=(
         *enum_cols(
             "operation_type",
@@ -161,10 +201,15 @@ offers = EntitySpec(
     ),
     target="offers",
     legacy_column="legacy_offer_id",
-    deps=("doctors", "products"),
     refs=(
-        Ref("doctor", "doctors", "doctor_id", "doctor_id", required=True),
-        Ref("product", "products", "product_id", "product_id", "legacy_product_id"),
+        Ref(name="doctor", entity="doctors", source="doctor_id", column="doctor_id", required=True),
+        Ref(
+            name="product",
+            entity="products",
+            source="product_id",
+            column="product_id",
+            legacy_column="legacy_product_id",
+        ),
     ),
     columns=(copied("price_both"), copied("price_upper"), copied("price_lower")),
     money=(
@@ -183,8 +228,7 @@ discounts = EntitySpec(
     ),
     target="discounts",
     legacy_column="legacy_discount_id",
-    deps=("offers",),
-    refs=(Ref("offer", "offers", "offer_id", "offer_id", required=True),),
+    refs=(Ref(name="offer", entity="offers", source="offer_id", column="offer_id", required=True),),
     columns=(
         copied("percent"),
         copied("reason"),

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from ..engine.spec import Col, EntitySpec, Issue, Ref, Source, enum_cols
+from ..engine.spec import Col, EntitySpec, Issue, Ref, Source, computed, enum_cols
 from .core import PATIENT_STATUS, copied, doctor_ref, office_ref
 
 
@@ -22,7 +22,7 @@ def json_col(name: str, source: str | None = None) -> Col:
         f"migration.try_jsonb(s.{raw})",
         raw=raw,
         issue="invalid_json",
-        issue_when=f"(s.\"_c_{name}\" IS NULL AND btrim(s.{raw}) <> '')",
+        issue_when=f"({computed(name)} IS NULL AND btrim(s.{raw}) <> '')",
     )
 
 
@@ -68,9 +68,14 @@ products = EntitySpec(
     ),
     target="products",
     legacy_column="legacy_product_id",
-    deps=("courses",),
     refs=(
-        Ref("course", "courses", "course_id", column="course_id", legacy_column="legacy_course_id"),
+        Ref(
+            name="course",
+            entity="courses",
+            source="course_id",
+            column="course_id",
+            legacy_column="legacy_course_id",
+        ),
     ),
     columns=(
         copied("name"),
@@ -151,12 +156,23 @@ orders = EntitySpec(
     ),
     target="orders",
     legacy_column="legacy_instruction_id",
-    deps=("patients", "doctors", "offices", "courses"),
     refs=(
-        Ref("patient", "patients", "patient_id", column="patient_id", required=True),
+        Ref(
+            name="patient",
+            entity="patients",
+            source="patient_id",
+            column="patient_id",
+            required=True,
+        ),
         doctor_ref("patient_doctor_id"),
         office_ref("patient_office_id"),
-        Ref("course", "courses", "course_id", column="course_id", legacy_column="legacy_course_id"),
+        Ref(
+            name="course",
+            entity="courses",
+            source="course_id",
+            column="course_id",
+            legacy_column="legacy_course_id",
+        ),
     ),
     columns=(
         # The patient's suffix, cleaned; the id alone when the suffix is NULL or blank.
@@ -181,7 +197,7 @@ orders = EntitySpec(
             "nullif(migration.try_jsonb(s.exports), '{}'::jsonb)",
             raw="exports",
             issue="invalid_json",
-            issue_when="(s.\"_c_exports\" IS NULL AND btrim(s.exports) NOT IN ('', '{}')"
+            issue_when=f"({computed('exports')} IS NULL AND btrim(s.exports) NOT IN ('', '{{}}')"
             " AND migration.try_jsonb(s.exports) IS NULL)",
         ),
         Col(
@@ -229,19 +245,18 @@ jaws = EntitySpec(
     ),
     target="jaws",
     legacy_column="legacy_jaw_id",
-    deps=("orders", "products"),
     refs=(
         Ref(
-            "order",
-            "orders",
-            "instruction_id",
+            name="order",
+            entity="orders",
+            source="instruction_id",
             column="order_id",
             legacy_column="legacy_instruction_id",
         ),
         Ref(
-            "product",
-            "products",
-            "product_id",
+            name="product",
+            entity="products",
+            source="product_id",
             column="product_id",
             legacy_column="legacy_product_id",
         ),
@@ -279,9 +294,8 @@ cases = EntitySpec(
     ),
     target="cases",
     legacy_column="legacy_patient_id",
-    deps=("patients", "doctors", "offices"),
     refs=(
-        Ref("patient", "patients", "id", column="patient_id", required=True),
+        Ref(name="patient", entity="patients", source="id", column="patient_id", required=True),
         doctor_ref(),
         office_ref(),
     ),
@@ -299,10 +313,9 @@ order_cases = EntitySpec(
     source=Source.table("dispatch_instruction", ("patient_id",)),
     target="order_cases",
     legacy_column="legacy_instruction_id",
-    deps=("orders", "cases"),
     refs=(
-        Ref("order", "orders", "id", column="order_id", required=True),
-        Ref("case", "cases", "patient_id", column="case_id", required=True),
+        Ref(name="order", entity="orders", source="id", column="order_id", required=True),
+        Ref(name="case", entity="cases", source="patient_id", column="case_id", required=True),
     ),
     columns=(),
 )
@@ -326,13 +339,14 @@ order_states = EntitySpec(
     ),
     target="order_states",
     legacy_column="legacy_state_id",
-    deps=("orders", "profiles"),
     refs=(
-        Ref("order", "orders", "instruction_id", column="order_id", required=True),
         Ref(
-            "changed_by",
-            "profiles",
-            "actor_id",
+            name="order", entity="orders", source="instruction_id", column="order_id", required=True
+        ),
+        Ref(
+            name="changed_by",
+            entity="profiles",
+            source="actor_id",
             column="changed_by",
             legacy_column="legacy_changed_by_user_id",
         ),
@@ -368,12 +382,11 @@ projects = EntitySpec(
     ),
     target="projects",
     legacy_column="legacy_project_id",
-    deps=("profiles",),
     refs=(
         Ref(
-            "creator",
-            "profiles",
-            "creator_id",
+            name="creator",
+            entity="profiles",
+            source="creator_id",
             column="creator_id",
             legacy_column="legacy_creator_user_id",
         ),
@@ -397,13 +410,18 @@ treatment_plans = EntitySpec(
     ),
     target="treatment_plans",
     legacy_column="legacy_plan_id",
-    deps=("projects", "orders"),
     refs=(
-        Ref("project", "projects", "project_id", column="project_id", required=True),
         Ref(
-            "order",
-            "orders",
-            "instruction_id",
+            name="project",
+            entity="projects",
+            source="project_id",
+            column="project_id",
+            required=True,
+        ),
+        Ref(
+            name="order",
+            entity="orders",
+            source="instruction_id",
             column="order_id",
             legacy_column="legacy_instruction_id",
         ),
@@ -422,8 +440,15 @@ brackets = EntitySpec(
     source=Source.table("dispatch_bracket", ("name", "project_id", "type")),
     target="brackets",
     legacy_column="legacy_bracket_id",
-    deps=("projects",),
-    refs=(Ref("project", "projects", "project_id", column="project_id", required=True),),
+    refs=(
+        Ref(
+            name="project",
+            entity="projects",
+            source="project_id",
+            column="project_id",
+            required=True,
+        ),
+    ),
     columns=(copied("name"), copied("legacy_type", "type")),
 )
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from ..engine.spec import Col, EntitySpec, Issue, Ref, Rule, Source
+from ..engine.spec import Col, EntitySpec, Issue, Ref, Rule, SelfRef, Source, computed
 
 # -- Technician role classification ----------------------------------------------------------
 
@@ -133,10 +133,21 @@ def junction(
         ),
         target=target,
         legacy_column=legacy_column,
-        deps=tuple(dict.fromkeys((left.entity, right.entity))),
         refs=(
-            Ref(left.ref, left.entity, left.source, column=left.column, required=True),
-            Ref(right.ref, right.entity, right.source, column=right.column, required=True),
+            Ref(
+                name=left.ref,
+                entity=left.entity,
+                source=left.source,
+                column=left.column,
+                required=True,
+            ),
+            Ref(
+                name=right.ref,
+                entity=right.entity,
+                source=right.source,
+                column=right.column,
+                required=True,
+            ),
         ),
         columns=(),
         rules=(Rule("DUPLICATE_LINK", "s.is_duplicate"),),
@@ -158,10 +169,11 @@ team_members = EntitySpec(
     ),
     target="team_members",
     legacy_column="legacy_user_groups_id",
-    deps=("teams", "profiles"),
     refs=(
-        Ref("team", "teams", "group_id", column="team_id", required=True),
-        Ref("profile", "profiles", "user_id", column="profile_id", required=True),
+        Ref(name="team", entity="teams", source="group_id", column="team_id", required=True),
+        Ref(
+            name="profile", entity="profiles", source="user_id", column="profile_id", required=True
+        ),
     ),
     columns=(),
     # auth_user_groups is unique (user, group) in Django; a database without the constraint
@@ -191,8 +203,11 @@ technicians = EntitySpec(
     ),
     target="technicians",
     legacy_column="legacy_user_id",
-    deps=("profiles",),
-    refs=(Ref("profile", "profiles", "user_id", column="profile_id", required=True),),
+    refs=(
+        Ref(
+            name="profile", entity="profiles", source="user_id", column="profile_id", required=True
+        ),
+    ),
     columns=(
         Col("employee_id", "s.username"),
         Col(
@@ -211,10 +226,21 @@ roles = EntitySpec(
     ),
     target="roles",
     legacy_column="legacy_role_id",
-    deps=("teams", "profiles"),
     refs=(
-        Ref("team", "teams", "group_id", column="team_id", legacy_column="legacy_group_id"),
-        Ref("user", "profiles", "user_id", column="user_id", legacy_column="legacy_user_id"),
+        Ref(
+            name="team",
+            entity="teams",
+            source="group_id",
+            column="team_id",
+            legacy_column="legacy_group_id",
+        ),
+        Ref(
+            name="user",
+            entity="profiles",
+            source="user_id",
+            column="user_id",
+            legacy_column="legacy_user_id",
+        ),
     ),
     columns=(
         Col("name", "s.name"),
@@ -247,8 +273,7 @@ role_permissions = EntitySpec(
     ),
     target="role_permissions",
     legacy_column="legacy_role_permissions_id",
-    deps=("roles",),
-    refs=(Ref("role", "roles", "role_id", column="role_id", required=True),),
+    refs=(Ref(name="role", entity="roles", source="role_id", column="role_id", required=True),),
     columns=(
         Col("permission_name", "s.permission_name"),
         Col("codename", "s.codename"),
@@ -282,16 +307,15 @@ technician_roles = EntitySpec(
     ),
     target="technician_roles",
     legacy_column="legacy_role_id",
-    deps=("roles", "technicians"),
     refs=(
-        Ref("role", "roles", "id", column="role_id", required=True),
+        Ref(name="role", entity="roles", source="id", column="role_id", required=True),
         # Only a user of group Technician is looked up; another user (an administrator)
         # leaves technician_id NULL by the rule, without an issue. A technician that did
         # not migrate is a missing optional parent (rule 5).
         Ref(
-            "technician",
-            "technicians",
-            "technician_user_id",
+            name="technician",
+            entity="technicians",
+            source="technician_user_id",
             column="technician_id",
             legacy_column="legacy_technician_user_id",
         ),
@@ -302,30 +326,10 @@ technician_roles = EntitySpec(
             f"{role_type_sql('s.abbrev', 's.name')}::public.technician_role_type",
         ),
     ),
-    issues=(Issue("unclassified_role", "role_type", """s."_c_role_type" = 'unknown'"""),),
+    issues=(Issue("unclassified_role", "role_type", f"{computed('role_type')} = 'unknown'"),),
 )
 
 # -- Categories and templates ----------------------------------------------------------------
-
-# parent_id is resolved after the last batch: a parent may come later in key order, in a
-# later batch. A parent that never migrated stays NULL, its legacy id kept, listed as an issue.
-CATEGORY_PARENTS = (
-    """
-    UPDATE public.categories AS c SET parent_id = p.id, updated_at = now()
-      FROM public.categories AS c0
-      LEFT JOIN migration.id_map AS p
-        ON p.entity = %(entity)s AND p.legacy_id = c0.legacy_parent_id
-     WHERE c0.id = c.id AND c.parent_id IS DISTINCT FROM p.id""",
-    """
-    DELETE FROM migration.quality_issues
-     WHERE entity = %(entity)s AND kind = 'missing_parent' AND column_name = 'parent_id'""",
-    """
-    INSERT INTO migration.quality_issues (entity, legacy_id, kind, column_name, run_id)
-    SELECT %(entity)s, c.legacy_category_id, 'missing_parent', 'parent_id', %(run_id)s
-      FROM public.categories AS c
-     WHERE c.legacy_parent_id IS NOT NULL AND c.parent_id IS NULL
-    ON CONFLICT DO NOTHING""",
-)
 
 categories = EntitySpec(
     name="categories",
@@ -337,7 +341,8 @@ categories = EntitySpec(
         Col("name", "s.name"),
         Col("legacy_parent_id", "s.parent_id"),
     ),
-    post=CATEGORY_PARENTS,
+    # A parent may come later in key order, in a later batch.
+    self_refs=(SelfRef(column="parent_id", legacy_column="legacy_parent_id"),),
 )
 
 
@@ -367,12 +372,11 @@ templates = EntitySpec(
     ),
     target="templates",
     legacy_column="legacy_template_id",
-    deps=("categories",),
     refs=(
         Ref(
-            "category",
-            "categories",
-            "category_id",
+            name="category",
+            entity="categories",
+            source="category_id",
             column="category_id",
             legacy_column="legacy_category_id",
         ),
@@ -426,10 +430,15 @@ template_roles = EntitySpec(
     ),
     target="template_roles",
     legacy_column="legacy_template_roles_key",
-    deps=("templates", "roles"),
     refs=(
-        Ref("template", "templates", "template_id", column="template_id", required=True),
-        Ref("role", "roles", "role_id", column="role_id", required=True),
+        Ref(
+            name="template",
+            entity="templates",
+            source="template_id",
+            column="template_id",
+            required=True,
+        ),
+        Ref(name="role", entity="roles", source="role_id", column="role_id", required=True),
     ),
     columns=(
         Col("access", "s.access::public.template_role_access"),

@@ -25,10 +25,9 @@ from psycopg import sql
 from rich.console import Console
 from rich.table import Table
 
-from .. import __version__, audit, databases, logs, report
+from .. import __version__, audit, databases, logs, report, state
 from ..catalogue import CATALOGUE, LEGACY_TABLES
 from ..config import EMBEDDED_TARGET_DB, Settings, load_settings
-from ..engine import control
 from ..engine import rollback as rollback_engine
 from ..engine.migrate import RunOptions, RunOutcome
 from ..engine.migrate import migrate as run_migration
@@ -252,9 +251,8 @@ def _audit_to_target(endpoints: databases.Endpoints, record: audit.AuditRecord) 
     # migration.audit_log yet (before `schema apply`) must not turn a result into an error.
     try:
         with databases.connect(endpoints.target, autocommit=True) as conn:
-            exists = conn.execute("SELECT to_regclass('migration.audit_log')").fetchone()
-            if exists and exists[0]:
-                audit.record_to_db(conn, record)
+            if state.audit_log.exists(conn):
+                state.audit_log.insert(conn, record)
     except (MigrationError, psycopg.Error) as exc:
         log.warning(
             "audit copy to target skipped",
@@ -874,7 +872,7 @@ def status(as_json: bool) -> None:
     with invocation("status", as_json) as inv:
         endpoints = inv.connect(writes_target=False)
         with databases.connect(endpoints.target, autocommit=True) as conn:
-            items = control.status_rows(conn, CATALOGUE.order(CATALOGUE.entities))
+            items = state.progress.status_rows(conn, CATALOGUE.order(CATALOGUE.entities))
         states = [item["state"] for item in items]
         inv.totals = {
             "entities": len(items),

@@ -24,8 +24,8 @@ from rich.progress import (
 )
 from rich.table import Table
 
+from ..engine.context import BatchStats, EntityResult
 from ..engine.migrate import RunOutcome
-from ..engine.runner import BatchStats, EntityResult
 from ..engine.validate import Check, EntityValidation
 
 

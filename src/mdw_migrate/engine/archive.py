@@ -15,9 +15,11 @@ from typing import Any
 
 import psycopg
 
+from .. import state
 from ..errors import Code, CriticalError
-from . import control, lockdown
-from .runner import BatchStats, EntityResult, Reporter, RunContext
+from ..state import BatchKeys
+from . import lockdown, staging
+from .context import BatchStats, EntityResult, Reporter, RunContext
 from .sqlgen import q
 
 log = logging.getLogger("mdw_migrate.archive")
@@ -89,7 +91,7 @@ class ArchiveRunner:
             self.target.execute(
                 "CREATE TEMP TABLE IF NOT EXISTS mdw_archive_stage (legacy_id bigint, row jsonb)"
             )
-            control.begin_entity(self.target, spec.name, self.ctx.run_id, total)
+            state.progress.begin(self.target, spec.name, self.ctx.run_id, total)
         self.reporter.entity_started(spec.name, total, self.ctx.batch_size)
         batch_no = 0
         for table in tables:
@@ -107,13 +109,13 @@ class ArchiveRunner:
         stopped = self.ctx.should_stop()
         with self.target.transaction():
             archived = sum(self._archived(t) for t in tables)
-            self.target.execute(
-                "UPDATE migration.entity_progress SET status = %s, migrated = %s, batches = %s,"
-                " updated_at = now(), completed_at = CASE WHEN %s THEN now() END"
-                " WHERE entity = %s",
-                ["running" if stopped else "completed", archived, batch_no, not stopped,
-                 spec.name],
-            )  # fmt: skip
+            state.progress.set_counts(
+                self.target,
+                spec.name,
+                {"migrated": archived},
+                completed=not stopped,
+                batches=batch_no,
+            )
         result.migrated = archived
         result.batches = batch_no
         result.status = "interrupted" if stopped else "completed"
@@ -150,16 +152,12 @@ class ArchiveRunner:
         )
         with self.target.transaction():
             self.target.execute("TRUNCATE pg_temp.mdw_archive_stage")
-            with self.source.cursor() as src_cur, self.target.cursor() as dst_cur:
-                with (
-                    src_cur.copy(query.encode()) as out,
-                    dst_cur.copy(
-                        b"COPY pg_temp.mdw_archive_stage FROM STDIN (FORMAT BINARY)"
-                    ) as into,
-                ):
-                    for chunk in out:
-                        into.write(chunk)
-                rows = max(dst_cur.rowcount, 0)
+            rows = staging.pipe(
+                self.source,
+                self.target,
+                query,
+                "COPY pg_temp.mdw_archive_stage FROM STDIN (FORMAT BINARY)",
+            )
             if rows == 0:
                 return None
             row = self.target.execute(
@@ -172,7 +170,8 @@ class ArchiveRunner:
                 " ON CONFLICT (legacy_id) DO UPDATE SET row = EXCLUDED.row,"
                 " archived_at = now() WHERE a.row IS DISTINCT FROM EXCLUDED.row".encode()
             )
-            self.target.execute(control.CHECKPOINT, {"hi": hi, "entity": spec.name})
+            keys = BatchKeys(spec.name, self.ctx.run_id, batch_no, hi=hi)
+            state.progress.checkpoint(self.target, keys)
         return BatchStats(
             entity=spec.name,
             batch_no=batch_no,

@@ -6,7 +6,7 @@ Checking a foreign key row by row costs more than the insert itself; re-adding t
 validates every row in one join. The values loaded are UUIDs resolved through the id map, so
 the re-added keys hold by construction, and if one did not, re-adding it fails loudly. Unique
 indexes stay: the upsert and the legacy-id guarantees need them. What was dropped is recorded
-in migration.deferred_ddl in the same transaction, so a crash in between is repaired by the
+in the state's deferred DDL in the same transaction, so a crash in between is repaired by the
 entity's next run.
 """
 
@@ -17,6 +17,7 @@ from typing import Any
 
 import psycopg
 
+from .. import state
 from .sqlgen import q
 
 log = logging.getLogger("mdw_migrate.bulk")
@@ -46,11 +47,7 @@ def defer(conn: Conn, entity: str, table: str) -> int:
         [relation, relation, relation],
     ).fetchall()
     for name, kind, create_sql in objects:
-        conn.execute(
-            "INSERT INTO migration.deferred_ddl (entity, object_name, kind, create_sql)"
-            " VALUES (%s, %s, %s, %s) ON CONFLICT DO NOTHING",
-            [entity, name, kind, create_sql],
-        )
+        state.deferred.record(conn, entity, name, kind, create_sql)
         if kind == "foreign_key":
             conn.execute(f"ALTER TABLE {relation} DROP CONSTRAINT {q(name)}".encode())
         else:
@@ -65,17 +62,10 @@ def defer(conn: Conn, entity: str, table: str) -> int:
 
 def restore(conn: Conn, entity: str) -> int:
     """Re-creates what `defer` dropped for the entity (indexes first, then foreign keys)."""
-    rows = conn.execute(
-        "SELECT object_name, create_sql FROM migration.deferred_ddl WHERE entity = %s"
-        " ORDER BY kind DESC, object_name",
-        [entity],
-    ).fetchall()
+    rows = state.deferred.pending(conn, entity)
     for name, create_sql in rows:
         conn.execute(create_sql.encode())
-        conn.execute(
-            "DELETE FROM migration.deferred_ddl WHERE entity = %s AND object_name = %s",
-            [entity, name],
-        )
+        state.deferred.done(conn, entity, name)
     if rows:
         log.info(
             "constraints restored",

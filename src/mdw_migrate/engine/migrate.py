@@ -12,14 +12,15 @@ from pathlib import Path
 from typing import Any
 
 import psycopg
-from psycopg import sql
 from psycopg.pq import TransactionStatus
 
-from .. import __version__
-from . import control, preflight
+from .. import __version__, state
+from . import preflight
 from .archive import ArchiveRunner, ArchiveSpec
+from .context import EntityResult, Reporter, RunContext
 from .planner import Catalogue
-from .runner import EntityResult, EntityRunner, Reporter, RunContext, use_utf8
+from .runner import EntityRunner
+from .session import Session, use_utf8, worker_session
 from .spec import EntitySpec
 
 Conn = psycopg.Connection[tuple[Any, ...]]
@@ -88,7 +89,7 @@ def migrate(
     specs = [s for n in names if isinstance(s := catalogue.entities[n], EntitySpec)]
     preflight.check_source(source, specs)
     preflight.check_target(target, specs)
-    catalogue.check_dependencies(names, control.entity_states(target))
+    catalogue.check_dependencies(names, state.progress.states(target))
     if options.dry_run:
         # Everything below happens in one transaction that is rolled back: the report is
         # exact (later entities see earlier ones) and nothing is written.
@@ -106,8 +107,8 @@ def _run(
     reporter: Reporter,
 ) -> RunOutcome:
     with target.transaction():
-        secret = control.id_secret(target, options.id_secret_env)
-        run_id = control.start_run(
+        secret = state.deployment.id_secret(target, options.id_secret_env)
+        run_id = state.runs.start(
             target,
             options.command,
             options.arguments,
@@ -138,7 +139,7 @@ def _run(
     )
     if options.resume:
         # A resumed run leaves completed entities alone and continues the others.
-        states = control.entity_states(target)
+        states = state.progress.states(target)
         forced = set(options.checkpoints) | set(options.restart_batches)
         names = [n for n in names if states.get(n) != "completed" or n in forced]
         outcome.entities = list(names)
@@ -166,7 +167,7 @@ def _run(
             with target.transaction():
                 target.execute("SET LOCAL synchronous_commit = on")
                 final = "dry_run" if options.dry_run else status
-                control.end_run(target, run_id, final, outcome.counts())
+                state.runs.end(target, run_id, final, outcome.counts())
     return outcome
 
 
@@ -193,8 +194,8 @@ def _run_one(
     spec = catalogue.entities[name]
     if isinstance(spec, ArchiveSpec):
         return ArchiveRunner(source, target, ctx, reporter).run(spec), target
-    runner = EntityRunner(source, target, ctx, reporter)
-    return runner.run(spec), runner.target
+    session = Session(source, target, ctx)
+    return EntityRunner(session, reporter).run(spec), session.target
 
 
 def _run_parallel(
@@ -209,21 +210,14 @@ def _run_parallel(
     """Runs entities whose dependencies are done on up to `workers` threads, each with its
     own connections; every worker reads the coordinator's exported snapshot, so the whole
     run still sees one consistent source."""
-    assert options.open_source is not None and options.open_target is not None
-    assert ctx.snapshot is not None
-    open_source, open_target, snapshot = options.open_source, options.open_target, ctx.snapshot
     failed = threading.Event()
     worker_ctx = replace(ctx, should_stop=lambda: ctx.should_stop() or failed.is_set())
 
     def work(name: str) -> EntityResult:
-        with open_source() as src, open_target() as dst:
-            src.execute(sql.SQL("SET TRANSACTION SNAPSHOT {}").format(sql.Literal(snapshot)))
-            use_utf8(src)
-            use_utf8(dst)
-            try:
-                return _run_one(catalogue, name, src, dst, worker_ctx, reporter)[0]
-            finally:
-                src.rollback()
+        with worker_session(worker_ctx) as session:
+            return _run_one(catalogue, name, session.source, session.target, worker_ctx, reporter)[
+                0
+            ]
 
     selected = set(names)
     pending = list(names)

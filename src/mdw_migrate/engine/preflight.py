@@ -7,6 +7,7 @@ from typing import Any
 
 import psycopg
 
+from .. import state
 from ..errors import schema_incompatible
 from .spec import EntitySpec
 
@@ -64,10 +65,7 @@ def check_source(conn: Conn, specs: Iterable[EntitySpec]) -> None:
 def check_target(conn: Conn, specs: Iterable[EntitySpec]) -> None:
     needed = target_needs(specs)
     missing = _missing(needed, _columns(conn, "public", needed))
-    tables = ["id_map", "row_outcomes", "entity_progress", "runs", "deferred_ddl", "range_progress"]
-    control = _columns(conn, "migration", tables)
-    for table in tables:
-        if table not in control:
-            missing.append(f"table migration.{table}")
+    found = _columns(conn, state.SCHEMA, state.RUN_TABLES)
+    missing += [f"table {state.SCHEMA}.{t}" for t in state.RUN_TABLES if t not in found]
     if missing:
         raise schema_incompatible("target", missing)

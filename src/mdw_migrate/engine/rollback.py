@@ -9,8 +9,9 @@ from typing import Any
 
 import psycopg
 
+from .. import state
 from ..errors import Code, CriticalError
-from . import bulk, control, lockdown, sqlgen
+from . import bulk, lockdown, sqlgen
 from .archive import ArchiveSpec
 from .planner import Catalogue
 
@@ -18,7 +19,7 @@ Conn = psycopg.Connection[tuple[Any, ...]]
 
 
 def check_rollback(catalogue: Catalogue, names: Sequence[str], target: Conn) -> None:
-    states = control.entity_states(target)
+    states = state.progress.states(target)
     blocking = sorted(d for d in catalogue.dependents(names) if d not in names and d in states)
     if blocking:
         raise CriticalError(
@@ -67,24 +68,16 @@ def rollback(catalogue: Catalogue, names: Sequence[str], target: Conn, stamp: st
             spec = catalogue.entities[name]
             if isinstance(spec, ArchiveSpec):
                 backups.append(_move_archive(target, name, stamp))
-                target.execute("DELETE FROM migration.entity_progress WHERE entity = %s", [name])
+                state.progress.forget(target, name)
                 continue
             bulk.restore(target, name)
             copy = f"migration_backup.{sqlgen.q(f'{name}__{stamp}')}"
-            legacy = sqlgen.q(spec.legacy_column)
-            target.execute(
-                f"CREATE TABLE {copy} AS SELECT t.* FROM public.{sqlgen.q(spec.target)} t"
-                " JOIN migration.id_map m ON m.id = t.id AND m.entity = %s",
-                [name],
-            )
-            backups.append(_describe(target, name, copy, legacy))
-            target.execute(
-                f"DELETE FROM public.{sqlgen.q(spec.target)} t USING migration.id_map m"
-                " WHERE m.entity = %s AND m.id = t.id",
-                [name],
-            )
-            for table in ("id_map", "row_outcomes", "quality_issues", "entity_progress"):
-                target.execute(f"DELETE FROM migration.{table} WHERE entity = %s", [name])
+            table = f"public.{sqlgen.q(spec.target)}"
+            state.id_map.copy_rows(target, name, table, copy)
+            backups.append(_describe(target, name, copy, sqlgen.q(spec.legacy_column)))
+            state.id_map.delete_rows(target, name, table)
+            for part in (state.id_map, state.outcomes, state.issues, state.progress):
+                part.forget(target, name)
         # The copies hold patients' and payments' rows: locked before they are visible.
         lockdown.lock_down(target)
     return backups

@@ -20,7 +20,18 @@ from typing import Any
 Fallback = Callable[[str], Any]
 
 
-@dataclass(frozen=True)
+def computed_column(column: str) -> str:
+    """The name under which a row's computed value of `column` is available (unquoted)."""
+    return f"_c_{column}"
+
+
+def computed(column: str) -> str:
+    """SQL for the value the spec computes for target `column` in the current row: issue
+    conditions and rules can test it without computing it again."""
+    return f's."{computed_column(column)}"'
+
+
+@dataclass(frozen=True, kw_only=True)
 class Ref:
     """A reference to a parent entity, resolved through the id map.
 
@@ -50,6 +61,17 @@ class Ref:
         return self.reason or f"ORPHAN_{self.name.upper()}"
 
 
+@dataclass(frozen=True, kw_only=True)
+class SelfRef:
+    """A reference to another row of the same entity (a category's parent), resolved after
+    the last batch of a pass, since the parent may come in a later batch. `legacy_column`
+    holds the parent's legacy id; a parent that never migrated leaves `column` NULL and is
+    listed as a `missing_parent` issue."""
+
+    column: str
+    legacy_column: str
+
+
 @dataclass(frozen=True)
 class Col:
     """One target column and the SQL that computes it.
@@ -77,8 +99,7 @@ class Col:
             return self.issue_when
         if self.raw is None:
             raise ValueError(f"column {self.name}: an issue needs `raw` or `issue_when`")
-        # `_c_<name>` is the column's computed value (see sqlgen.work_select).
-        return f'(s."_c_{self.name}" IS NULL AND s.{self.raw} IS NOT NULL)'
+        return f"({computed(self.name)} IS NULL AND s.{self.raw} IS NOT NULL)"
 
 
 @dataclass(frozen=True)
@@ -138,6 +159,8 @@ class EntitySpec:
     refs: tuple[Ref, ...] = ()
     rules: tuple[Rule, ...] = ()
     issues: tuple[Issue, ...] = ()
+    # Entities this one needs migrated first, beyond those its refs name (which count
+    # anyway: after construction `deps` holds both).
     deps: tuple[str, ...] = ()
     # Extra jsonb merged into `metadata` next to `legacy_raw`.
     metadata: str | None = None
@@ -146,12 +169,8 @@ class EntitySpec:
     # Target columns whose repeated values the validator lists (e.g. duplicate emails, which
     # migrate unmerged): across the whole table, so not a per-row issue.
     duplicates: tuple[str, ...] = ()
-    batch_size: int | None = None
     description: str = ""
-    # SQL run once after the last batch of a complete pass, in one transaction, with the
-    # batch parameters %(entity)s, %(run_id)s and %(secret)s: e.g. resolving a self-reference
-    # whose parent may come in a later batch.
-    post: tuple[str, ...] = ()
+    self_refs: tuple[SelfRef, ...] = ()
 
     def __post_init__(self) -> None:
         names = [c.name for c in self.columns]
@@ -160,9 +179,8 @@ class EntitySpec:
         duplicates = {n for n in names if names.count(n) > 1}
         if duplicates:
             raise ValueError(f"entity {self.name}: columns written twice: {sorted(duplicates)}")
-        for ref in self.refs:
-            if ref.entity not in self.deps:
-                raise ValueError(f"entity {self.name}: ref {ref.name} needs {ref.entity} in deps")
+        implied = [r.entity for r in self.refs if r.entity != self.name]
+        object.__setattr__(self, "deps", tuple(dict.fromkeys([*implied, *self.deps])))
 
     def target_columns(self) -> list[str]:
         """Every target column the entity writes, in insert order."""

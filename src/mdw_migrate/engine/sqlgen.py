@@ -5,16 +5,18 @@ The batch flows through two temporary tables in the target:
     stg   the source rows as read (binary COPY from the source's keyset query)
     work  one row per source row: outcome, UUID, every target value, issue flags, raw values
 
-and from `work` into the target table, the id map, the outcomes and the quality issues, each
-with one set-based statement. Statements take named parameters: secret, entity, run_id,
-batch_no, lo, hi.
+and from `work` into the target table with one set-based statement. The id map, outcomes and
+quality issues are the state package's tables: this module gives it SELECTs over `work`
+(`MIGRATED_IDS`, `OUTCOMES`, `flagged_issues`) and it writes them. Statements take named
+parameters: secret, entity, run_id, batch_no, lo, hi (see state.BatchKeys).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .spec import Col, EntitySpec
+from ..state import id_map
+from .spec import Col, EntitySpec, computed_column
 
 STAGE = "pg_temp.mdw_stage"
 WORK = "pg_temp.mdw_work"
@@ -124,15 +126,6 @@ def split_duplicates(spec: EntitySpec) -> tuple[str, str]:
     )
 
 
-REJECT_DUPLICATE = (
-    "INSERT INTO migration.row_outcomes"
-    " (entity, legacy_id, outcome, reason_code, detail, run_id, batch_no)"
-    " VALUES (%(entity)s, %(key)s, 'rejected', 'DUPLICATE_LEGACY_ID',"
-    " 'another source row has the same legacy id and was migrated', %(run_id)s, %(batch_no)s)"
-    " ON CONFLICT (entity, legacy_id) DO NOTHING"
-)
-
-
 def source_keys_query(spec: EntitySpec, keys: list[int]) -> str:
     """The source rows of the given keys (a validation sample), as a binary COPY."""
     listed = ",".join(str(int(k)) for k in keys) or "NULL"
@@ -219,15 +212,14 @@ def work_select(spec: EntitySpec) -> str:
     ref_cols = []
     for ref in spec.refs:
         m = f"m_{ref.name}"
-        joins.append(
-            f"LEFT JOIN migration.id_map {m} ON {m}.entity = '{ref.entity}'"
-            f" AND {m}.legacy_id = st.{q(ref.source)}"
-        )
+        joins.append(id_map.parent_join(m, ref.entity, f"st.{q(ref.source)}"))
         ref_cols.append(f"{m}.id AS {ref.alias}")
     inner = " ".join([f"SELECT st.*{''.join(', ' + c for c in ref_cols)} FROM {STAGE} st", *joins])
     # Values are computed once, in a layer of their own (OFFSET 0 keeps the planner from
     # merging it back), so issue conditions can test them without computing them again.
-    values = "".join(f", ({_frag(col.expr)}) AS {q('_c_' + col.name)}" for col in spec.columns)
+    values = "".join(
+        f", ({_frag(col.expr)}) AS {q(computed_column(col.name))}" for col in spec.columns
+    )
     computed = f"SELECT s.*{values} FROM ({inner}) AS s OFFSET 0"
     outcome, reason, detail = _outcome_cases(spec)
     items = [
@@ -237,7 +229,7 @@ def work_select(spec: EntitySpec) -> str:
         f"{reason} AS _reason",
         f"{detail} AS _detail",
     ]
-    items += [f"s.{q('_c_' + col.name)} AS {q(col.name)}" for col in spec.columns]
+    items += [f"s.{q(computed_column(col.name))} AS {q(col.name)}" for col in spec.columns]
     if spec.metadata:
         # Computed with the row (it reads `s.*`); the upsert only sees `work`.
         items.append(f"({_frag(spec.metadata)}) AS _metadata")
@@ -295,9 +287,7 @@ def range_is_fresh(spec: EntitySpec) -> str:
     legacy = q(spec.legacy_column)
     return (
         f"SELECT NOT EXISTS (SELECT 1 FROM public.{q(spec.target)}"
-        f" WHERE {legacy} > %(lo)s AND {legacy} <= %(hi)s)"
-        " AND NOT EXISTS (SELECT 1 FROM migration.id_map WHERE entity = %(entity)s"
-        " AND legacy_id > %(lo)s AND legacy_id <= %(hi)s)"
+        f" WHERE {legacy} > %(lo)s AND {legacy} <= %(hi)s) AND NOT {id_map.HAS_RANGE}"
     )
 
 
@@ -325,53 +315,22 @@ def upsert_target(spec: EntitySpec) -> str:
     )
 
 
-INSERT_ID_MAP_FRESH = (
-    "INSERT INTO migration.id_map (entity, legacy_id, id, run_id, batch_no)"
-    f" SELECT %(entity)s, _legacy_id, _uuid, %(run_id)s, %(batch_no)s FROM {WORK}"
-    " WHERE _outcome IS NULL"
-)
-INSERT_ID_MAP = INSERT_ID_MAP_FRESH + " ON CONFLICT (entity, legacy_id) DO NOTHING"
-
-# Outcomes and issues of the batch's key range are replaced, so a re-run reflects the source
-# as it is now (a row rejected before may migrate now that its parent exists).
-CLEAR_OUTCOMES = (
-    "DELETE FROM migration.row_outcomes WHERE entity = %(entity)s"
-    " AND legacy_id > %(lo)s AND legacy_id <= %(hi)s"
-)
-CLEAR_ISSUES = (
-    "DELETE FROM migration.quality_issues WHERE entity = %(entity)s"
-    " AND legacy_id > %(lo)s AND legacy_id <= %(hi)s"
-)
-INSERT_OUTCOMES = (
-    "INSERT INTO migration.row_outcomes"
-    " (entity, legacy_id, outcome, reason_code, detail, run_id, batch_no)"
-    f" SELECT %(entity)s, _legacy_id, _outcome, _reason, _detail, %(run_id)s, %(batch_no)s"
-    f" FROM {WORK} WHERE _outcome IS NOT NULL"
-    " ON CONFLICT (entity, legacy_id) DO UPDATE SET outcome = EXCLUDED.outcome,"
-    " reason_code = EXCLUDED.reason_code, detail = EXCLUDED.detail,"
-    " run_id = EXCLUDED.run_id, batch_no = EXCLUDED.batch_no"
-)
+# The batch's rows, for the state package to record: migrated (legacy id, UUID), and the
+# others (legacy id, outcome, reason, detail).
+MIGRATED_IDS = f"SELECT _legacy_id, _uuid FROM {WORK} WHERE _outcome IS NULL"
+OUTCOMES = f"SELECT _legacy_id, _outcome, _reason, _detail FROM {WORK} WHERE _outcome IS NOT NULL"
 
 
-REJECT_LOAD_ERROR = (
-    "INSERT INTO migration.row_outcomes"
-    " (entity, legacy_id, outcome, reason_code, detail, run_id, batch_no)"
-    " VALUES (%(entity)s, %(hi)s, 'rejected', 'LOAD_ERROR', %(detail)s, %(run_id)s, %(batch_no)s)"
-    " ON CONFLICT (entity, legacy_id) DO UPDATE SET outcome = EXCLUDED.outcome,"
-    " reason_code = EXCLUDED.reason_code, detail = EXCLUDED.detail, run_id = EXCLUDED.run_id"
-)
-
-
-def insert_issues(spec: EntitySpec) -> str | None:
+def flagged_issues(spec: EntitySpec) -> str | None:
+    """(legacy id, kind, column) of every data-quality issue the batch's migrated rows raise."""
     flags = issue_flags(spec)
     if not flags:
         return None
     values = ", ".join(f"('{f.kind}', '{f.column}', w.{q(f.flag)})" for f in flags)
     return (
-        "INSERT INTO migration.quality_issues (entity, legacy_id, kind, column_name, run_id)"
-        f" SELECT %(entity)s, w._legacy_id, i.kind, i.col, %(run_id)s FROM {WORK} w"
+        f"SELECT w._legacy_id, i.kind, i.col FROM {WORK} w"
         f" CROSS JOIN LATERAL (VALUES {values}) AS i (kind, col, flagged)"
-        " WHERE w._outcome IS NULL AND i.flagged ON CONFLICT DO NOTHING"
+        " WHERE w._outcome IS NULL AND i.flagged"
     )
 
 

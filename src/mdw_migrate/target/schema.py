@@ -19,6 +19,7 @@ from typing import Any
 
 import psycopg
 
+from .. import state
 from ..engine import lockdown
 from ..errors import Code, CriticalError, MigrationError
 from .countries import aliases
@@ -65,31 +66,20 @@ def apply(conn: Conn) -> Applied:
         conflicts = find_conflicts(conn, pending)
         if conflicts:
             raise schema_conflict(conflicts)
-        conn.execute("CREATE SCHEMA IF NOT EXISTS migration")
-        conn.execute(
-            "CREATE TABLE IF NOT EXISTS migration.schema_versions ("
-            " version text PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())"
-        )
+        state.versions.ensure(conn)
         for version, text in pending:
             conn.execute(text.encode())
-            conn.execute("INSERT INTO migration.schema_versions (version) VALUES (%s)", [version])
+            state.versions.record(conn, version)
             applied.append(version)
         conn.execute((_SQL / "functions.sql").read_text("utf-8").encode())
-        conn.execute("TRUNCATE migration.country_aliases")
-        with conn.cursor().copy("COPY migration.country_aliases (alias, iso2) FROM STDIN") as cp:
-            for alias, iso2 in sorted(aliases().items()):
-                cp.write_row((alias, iso2))
+        state.versions.replace_country_aliases(conn, aliases())
         tables = public_tables()
         locked = lockdown.lock_down(conn, tables)
     return Applied(applied, locked, len(tables))
 
 
 def versions(conn: Conn) -> list[str]:
-    exists = conn.execute("SELECT to_regclass('migration.schema_versions')").fetchone()
-    if not exists or exists[0] is None:
-        return []
-    rows = conn.execute("SELECT version FROM migration.schema_versions ORDER BY 1").fetchall()
-    return [str(r[0]) for r in rows]
+    return state.versions.applied(conn)
 
 
 # ------------------------------------------------------------------ conflicts

@@ -1,0 +1,124 @@
+"""What a run shares with every entity it runs: options, the run's identity, and how it
+reports. No database work here."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+import psycopg
+
+Conn = psycopg.Connection[tuple[Any, ...]]
+
+# An entity this large has its key range split over the workers, and bigger batches: a
+# batch's fixed cost (a dozen statements and a commit) spreads over more rows. Measured on
+# system_messages at scale 0.1 (medians of three): 61,800 rows/s with batches of 5,000,
+# 71,500 with 50,000.
+LARGE_ENTITY_ROWS = 200_000
+LARGE_BATCH_SIZE = 50_000
+
+
+@dataclass
+class BatchStats:
+    entity: str
+    batch_no: int
+    rows: int
+    migrated: int
+    excluded: int
+    rejected: int
+    last_key: int
+    seconds: float
+
+
+@dataclass
+class EntityResult:
+    entity: str
+    source_rows: int
+    migrated: int = 0
+    excluded: int = 0
+    rejected: int = 0
+    batches: int = 0
+    seconds: float = 0.0
+    processed: int = 0
+    status: str = "completed"
+    reasons: dict[str, int] = field(default_factory=dict)
+    issues: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def rows_per_second(self) -> float:
+        return self.processed / self.seconds if self.seconds > 0 else 0.0
+
+    @property
+    def accounted(self) -> bool:
+        return self.source_rows == self.migrated + self.excluded + self.rejected
+
+
+class Reporter(Protocol):
+    def entity_started(self, entity: str, total_rows: int, batch_size: int) -> None: ...
+
+    def batch_done(self, stats: BatchStats) -> None: ...
+
+    def entity_done(self, result: EntityResult) -> None: ...
+
+
+class SilentReporter:
+    def entity_started(self, entity: str, total_rows: int, batch_size: int) -> None:
+        return None
+
+    def batch_done(self, stats: BatchStats) -> None:
+        return None
+
+    def entity_done(self, result: EntityResult) -> None:
+        return None
+
+
+@dataclass
+class RunContext:
+    run_id: uuid.UUID
+    secret: bytes
+    batch_size: int
+    max_retry_attempts: int
+    # True when the operator chose the batch size: it then applies to every entity.
+    batch_size_forced: bool = False
+    dry_run: bool = False
+    # Set by a signal handler: the run stops after the batch in flight.
+    should_stop: Callable[[], bool] = lambda: False
+    # For splitting a large entity's key range over workers: how many, how they connect,
+    # and the source snapshot they all read.
+    workers: int = 1
+    open_source: Callable[[], Conn] | None = None
+    open_target: Callable[[], Conn] | None = None
+    snapshot: str | None = None
+    # --resume: continue unfinished entities from their checkpoints; --checkpoint: start
+    # the named entity after this legacy id.
+    resume: bool = False
+    checkpoints: dict[str, int] = field(default_factory=dict)
+    # --restart-from-batch: the named entity restarts at this batch number (1-based).
+    restart_batches: dict[str, int] = field(default_factory=dict)
+    # Operators' mirror of the checkpoints (the database holds the real ones).
+    checkpoint_dir: Path | None = None
+    checkpoint_frequency: int = 10_000
+
+    def batch_size_for(self, rows: int) -> int:
+        """Rows per batch for an entity of `rows` source rows."""
+        if self.batch_size_forced or rows < LARGE_ENTITY_ROWS:
+            return self.batch_size
+        return max(self.batch_size, LARGE_BATCH_SIZE)
+
+    @property
+    def parallel(self) -> bool:
+        """Whether work can go to workers with connections of their own (a dry run lives in
+        one target transaction, so it cannot)."""
+        return (
+            self.workers > 1
+            and not self.dry_run
+            and self.snapshot is not None
+            and self.open_source is not None
+            and self.open_target is not None
+        )
+
+    def can_split(self, rows: int) -> bool:
+        return self.parallel and rows >= LARGE_ENTITY_ROWS

@@ -1,0 +1,90 @@
+"""Staging: the temporary tables a batch flows through, and the COPY pipe that fills them.
+
+`pipe` streams a source `COPY ... TO STDOUT` into a target `COPY ... FROM STDIN`, chunk by
+chunk (Python holds one chunk at a time); the entity runner and the legacy archive both use
+it. `prepare` (re)creates an entity's `stage` and `work` tables in the target session.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import psycopg
+from psycopg import ClientCursor
+
+from . import sqlgen
+from .context import Conn
+from .spec import EntitySpec
+
+
+def pipe(source: Conn, target: Conn, copy_out: str, copy_in: str) -> int:
+    """Rows piped from the source's `copy_out` into the target's `copy_in`.
+
+    A SQL_ASCII legacy server holds bytes that may not be UTF-8, and refuses to convert them
+    for a UTF-8 client: for the COPY alone the source session takes them raw, and the target,
+    which checks its input, refuses the row that is not valid (a LOAD_ERROR reject after the
+    batch is halved) instead of the source stopping the run.
+    """
+    raw = source.info.parameter_status("server_encoding") in (b"SQL_ASCII", "SQL_ASCII")
+    if not raw:
+        return _copy(source, target, copy_out, copy_in)
+    source.execute("SET client_encoding TO 'SQL_ASCII'")
+    try:
+        return _copy(source, target, copy_out, copy_in)
+    finally:
+        if not source.broken:
+            source.execute("SET client_encoding TO 'UTF8'")
+
+
+def _copy(source: Conn, target: Conn, copy_out: str, copy_in: str) -> int:
+    with (
+        source.cursor() as src_cur,
+        target.cursor() as dst_cur,
+        src_cur.copy(copy_out.encode()) as out,
+    ):
+        try:
+            with dst_cur.copy(copy_in.encode()) as into:
+                for chunk in out:
+                    into.write(chunk)
+        except psycopg.Error:
+            # The target refused the data: let the source finish its COPY, so its
+            # transaction (the run's snapshot) stays usable for the retry.
+            for _ in out:
+                pass
+            raise
+        # Read before the cursor closes: a closed cursor forgets its row count.
+        return max(dst_cur.rowcount, 0)
+
+
+def into_stage(source: Conn, target: Conn, copy_out: str) -> int:
+    """Pipes a source COPY into the entity's staging table."""
+    return pipe(source, target, copy_out, f"COPY {sqlgen.STAGE} FROM STDIN (FORMAT BINARY)")
+
+
+def source_column_types(source: Conn, spec: EntitySpec) -> list[tuple[str, str]]:
+    """The source query's columns and types, as the staging table declares them."""
+    cur = source.execute(sqlgen.source_columns_query(spec))
+    description = cur.description or []
+    oids = [col.type_code for col in description]
+    # Without a type modifier, `character` means char(1) and `bit` bit(1): stage them under
+    # their unbounded names so no value is cut or refused.
+    names: dict[int, str] = dict(
+        source.execute(
+            "SELECT oid, CASE typname WHEN 'bpchar' THEN 'bpchar' WHEN '_bpchar' THEN"
+            " 'bpchar[]' WHEN 'bit' THEN 'varbit' WHEN '_bit' THEN 'varbit[]'"
+            " ELSE format_type(oid, NULL) END FROM pg_type WHERE oid = ANY(%s)",
+            [oids],
+        ).fetchall()
+    )
+    return [(col.name, str(names[col.type_code])) for col in description]
+
+
+def prepare(source: Conn, target: Conn, spec: EntitySpec, params: dict[str, Any]) -> None:
+    """Fresh `stage` and `work` tables for the entity in the target session."""
+    columns = source_column_types(source, spec)
+    with target.transaction():
+        target.execute(f"DROP TABLE IF EXISTS {sqlgen.STAGE}, {sqlgen.WORK}")
+        target.execute(sqlgen.create_stage(columns).encode())
+        # CREATE TABLE AS cannot take server-side parameters: bind on the client once.
+        with ClientCursor(target) as cur:
+            cur.execute(sqlgen.create_work(spec), params)

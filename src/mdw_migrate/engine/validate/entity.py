@@ -1,0 +1,216 @@
+"""The checks of one migrated entity: accounting, record count and id map, references, data
+quality (with a sample mapped again), and money sums. Generic over entity specs."""
+
+from __future__ import annotations
+
+import uuid
+from decimal import Decimal
+from typing import Any
+
+from ... import state
+from .. import recompute, sqlgen
+from ..context import Conn, RunContext
+from ..planner import Catalogue
+from ..session import Session
+from ..spec import EntitySpec
+from .result import Check, EntityValidation, status
+
+DEFAULT_TOLERANCE = 0.1  # percent, the contract's
+# Rows per entity re-read from the source and mapped again for the accuracy check.
+SAMPLE_SIZE = 200
+
+
+def validate_entity(
+    catalogue: Catalogue,
+    spec: EntitySpec,
+    source: Conn,
+    target: Conn,
+    secret: bytes | None = None,
+    sample_size: int = SAMPLE_SIZE,
+) -> EntityValidation:
+    name = spec.name
+    row = source.execute(sqlgen.source_count_query(spec)).fetchone()
+    source_rows = int(row[0]) if row else 0
+    migrated = state.id_map.count(target, name)
+    outcomes = state.outcomes.counts(target, name)
+    excluded, rejected = outcomes.get("excluded", 0), outcomes.get("rejected", 0)
+    table = f"public.{sqlgen.q(spec.target)}"
+    legacy = sqlgen.q(spec.legacy_column)
+    checks = [
+        Check(
+            "accounting",
+            status(source_rows == migrated + excluded + rejected),
+            {
+                "expected": source_rows,
+                "actual": migrated + excluded + rejected,
+                "migrated": migrated,
+                "excluded": excluded,
+                "rejected": rejected,
+            },
+        ),
+        _id_map(target, name, table, legacy),
+        _record_count(target, spec, migrated, table, legacy),
+        _references(catalogue, target, spec, table),
+    ]
+    quality, issues = _data_quality(spec, source, target, secret, sample_size, migrated, table)
+    checks.append(quality)
+    checks += _money(spec, source, target, table)
+    recommendations = []
+    if rejected:
+        recommendations.append(
+            f"{rejected} {name} row(s) were rejected: see migration.row_outcomes"
+            f" (entity = '{name}') for the reason codes"
+        )
+    return EntityValidation(name, checks, issues, recommendations)
+
+
+def _id_map(target: Conn, entity: str, table: str, legacy: str) -> Check:
+    """Exact: every id-map row has its target row and every target row with a legacy id has
+    its id-map row (a deleted row or a dropped mapping fails here, whatever the tolerance)."""
+    missing_rows, unmapped_rows = state.id_map.disagreements(target, entity, table, legacy)
+    return Check(
+        "id_map",
+        status(missing_rows == 0 and unmapped_rows == 0),
+        {"mappedWithoutRow": missing_rows, "rowsWithoutMapping": unmapped_rows},
+    )
+
+
+def _record_count(target: Conn, spec: EntitySpec, migrated: int, table: str, legacy: str) -> Check:
+    target_rows = state.id_map.mapped_rows(target, spec.name, table, legacy)
+    tolerance = 0.0 if spec.money else DEFAULT_TOLERANCE
+    allowed = migrated * tolerance / 100
+    return Check(
+        "record_count",
+        status(abs(target_rows - migrated) <= allowed),
+        {"expected": migrated, "actual": target_rows, "tolerance": tolerance},
+    )
+
+
+def _scalar(conn: Conn, query: str) -> int:
+    row = conn.execute(query.encode()).fetchone()
+    return int(row[0]) if row else 0
+
+
+def _references(catalogue: Catalogue, target: Conn, spec: EntitySpec, table: str) -> Check:
+    violations = 0
+    mismatched = 0
+    explained: dict[str, int] = {}
+    for ref in spec.refs:
+        if not ref.column:
+            continue
+        parent = catalogue.rows_entity(ref.entity)
+        col = sqlgen.q(ref.column)
+        # Dangling, whether or not the database enforces the key (it may be deferred).
+        violations += _scalar(
+            target,
+            f"SELECT count(*) FROM {table} t WHERE t.{col} IS NOT NULL AND NOT EXISTS"
+            f" (SELECT 1 FROM public.{sqlgen.q(parent.target)} p WHERE p.id = t.{col})",
+        )
+        if ref.legacy_column:
+            legacy_ref = sqlgen.q(ref.legacy_column)
+            # A valid key that is not the parent the legacy id names is wrong too.
+            mismatched += state.id_map.wrong_parents(target, ref.entity, table, col, legacy_ref)
+            explained[ref.column] = _scalar(
+                target,
+                f"SELECT count(*) FROM {table} t"
+                f" WHERE t.{col} IS NULL AND t.{legacy_ref} IS NOT NULL",
+            )
+    return Check(
+        "referential_integrity",
+        status(violations == 0 and mismatched == 0),
+        {
+            "foreignKeyViolations": violations,
+            "referencesNotMatchingTheirLegacyId": mismatched,
+            "optionalReferencesMissing": explained,
+        },
+    )
+
+
+def _data_quality(
+    spec: EntitySpec,
+    source: Conn,
+    target: Conn,
+    secret: bytes | None,
+    sample_size: int,
+    migrated: int,
+    table: str,
+) -> tuple[Check, list[dict[str, Any]]]:
+    affected = state.issues.rows_affected(target, spec.name)
+    quality = 100.0 if migrated == 0 else round(100.0 * (migrated - affected) / migrated, 2)
+    sampled, differing = _accuracy_sample(spec, source, target, secret, sample_size)
+    accuracy = 100.0 if not sampled else round(100.0 * (sampled - len(differing)) / sampled, 2)
+    check = Check(
+        "data_quality",
+        status(not differing),
+        {
+            "completeness": quality,
+            "rowsWithIssues": affected,
+            "accuracy": accuracy,
+            "sampled": sampled,
+            "differingLegacyIds": differing[:20],
+        },
+    )
+    issues: list[dict[str, Any]] = [
+        {"kind": k, "column": c, "count": n} for k, c, n in state.issues.by_kind(target, spec.name)
+    ]
+    for column in spec.duplicates:
+        col = sqlgen.q(column)
+        row = target.execute(
+            f"SELECT count(*), count(DISTINCT {col}) FROM {table} WHERE {col} IN"
+            f" (SELECT {col} FROM {table} WHERE {col} IS NOT NULL GROUP BY 1 HAVING count(*) > 1)"
+        ).fetchone()
+        if row and row[0]:
+            issues.append(
+                {
+                    "kind": f"duplicate_{column}",
+                    "column": column,
+                    "count": int(row[0]),
+                    "distinctValues": int(row[1]),
+                }
+            )
+    return check, issues
+
+
+def _accuracy_sample(
+    spec: EntitySpec, source: Conn, target: Conn, secret: bytes | None, size: int
+) -> tuple[int, list[int]]:
+    """Re-reads a sample of migrated source rows, maps them again and compares every target
+    column (UUID and metadata included). Returns (sampled, differing legacy ids)."""
+    if size <= 0:
+        return 0, []
+    keys = state.id_map.sample_keys(target, spec.name, size)
+    if not keys:
+        return 0, []
+    if secret is None:
+        secret = state.deployment.existing_id_secret(target, None)
+        if secret is None:
+            return 0, []
+    ctx = RunContext(run_id=uuid.uuid4(), secret=secret, batch_size=len(keys), max_retry_attempts=0)
+    return len(keys), recompute.differing(Session(source, target, ctx), spec, keys)
+
+
+def _money(spec: EntitySpec, source: Conn, target: Conn, table: str) -> list[Check]:
+    """Every money column summed on both sides, to the cent, over the migrated rows."""
+    if not spec.money:
+        return []
+    not_migrated = state.outcomes.legacy_ids(target, spec.name)
+    checks = []
+    for source_col, target_col in spec.money:
+        src = source.execute(
+            f"SELECT coalesce(sum(src.{sqlgen.q(source_col)}), 0) FROM ({spec.source.query})"
+            f" AS src WHERE NOT (src.{sqlgen.q(spec.source.key)} = ANY(%s))",
+            [not_migrated],
+        ).fetchone()
+        dst = target.execute(
+            f"SELECT coalesce(sum({sqlgen.q(target_col)}), 0) FROM {table}".encode()
+        ).fetchone()
+        expected = Decimal(src[0]) if src else Decimal(0)
+        actual = Decimal(dst[0]) if dst else Decimal(0)
+        checks.append(
+            Check(
+                "money",
+                status(expected == actual),
+                {"column": target_col, "expected": str(expected), "actual": str(actual)},
+            )
+        )
+    return checks

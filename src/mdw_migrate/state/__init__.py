@@ -1,0 +1,48 @@
+"""The tool's own state in the target's `migration` schema, and the only code that names its
+tables (the DDL in target/sql aside).
+
+One module per table: `deployment` (the id secret), `runs`, `progress` (per entity),
+`ranges` (key ranges of a split entity), `id_map`, `outcomes` (excluded and rejected rows),
+`issues` (data-quality issues), `deferred` (constraints of a bulk load), `audit_log`, and
+`versions` (schema steps and country aliases). Batch statements take the named parameters
+of `BatchParams`; the engine's SQL generator hands in SELECTs over the batch's `work` table
+and these modules write them into their tables.
+"""
+
+from __future__ import annotations
+
+from . import (
+    audit_log,
+    deferred,
+    deployment,
+    id_map,
+    issues,
+    outcomes,
+    progress,
+    ranges,
+    runs,
+    versions,
+)
+from ._conn import MIN_KEY, BatchKeys, Conn
+
+# What `migrate` needs to find in the target (the pre-flight check).
+RUN_TABLES = ("id_map", "row_outcomes", "entity_progress", "runs", "deferred_ddl", "range_progress")
+SCHEMA = "migration"
+
+__all__ = [
+    "MIN_KEY",
+    "RUN_TABLES",
+    "SCHEMA",
+    "BatchKeys",
+    "Conn",
+    "audit_log",
+    "deferred",
+    "deployment",
+    "id_map",
+    "issues",
+    "outcomes",
+    "progress",
+    "ranges",
+    "runs",
+    "versions",
+]

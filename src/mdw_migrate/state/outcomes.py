@@ -1,0 +1,96 @@
+"""`migration.row_outcomes`: every legacy row that was not migrated, excluded by a named rule
+or rejected with a reason code, with an id-only detail."""
+
+from __future__ import annotations
+
+from ._conn import BatchKeys, Conn
+
+_COLUMNS = "(entity, legacy_id, outcome, reason_code, detail, run_id, batch_no)"
+_REPLACE = (
+    " ON CONFLICT (entity, legacy_id) DO UPDATE SET outcome = EXCLUDED.outcome,"
+    " reason_code = EXCLUDED.reason_code, detail = EXCLUDED.detail,"
+    " run_id = EXCLUDED.run_id, batch_no = EXCLUDED.batch_no"
+)
+
+
+def clear(conn: Conn, keys: BatchKeys) -> None:
+    """The outcomes of the batch's key range are replaced, so a re-run reflects the source as
+    it is now (a row rejected before may migrate now that its parent exists)."""
+    conn.execute(
+        "DELETE FROM migration.row_outcomes WHERE entity = %(entity)s"
+        " AND legacy_id > %(lo)s AND legacy_id <= %(hi)s",
+        keys.params(),
+    )
+
+
+def record(conn: Conn, rows_sql: str, keys: BatchKeys) -> None:
+    """Records the rows of `rows_sql` (legacy_id, outcome, reason_code, detail)."""
+    conn.execute(
+        f"INSERT INTO migration.row_outcomes {_COLUMNS}"
+        " SELECT %(entity)s, o.legacy_id, o.outcome, o.reason, o.detail, %(run_id)s,"
+        f" %(batch_no)s FROM ({rows_sql}) AS o (legacy_id, outcome, reason, detail)" + _REPLACE,
+        keys.params(),
+    )
+
+
+def reject_duplicates(conn: Conn, keys: BatchKeys, legacy_ids: list[int]) -> None:
+    """Further copies of a legacy id whose first copy was migrated (a source table without a
+    primary key): rejected rather than lost."""
+    conn.execute(
+        f"INSERT INTO migration.row_outcomes {_COLUMNS}"
+        " SELECT %(entity)s, k, 'rejected', 'DUPLICATE_LEGACY_ID',"
+        " 'another source row has the same legacy id and was migrated', %(run_id)s,"
+        " %(batch_no)s FROM unnest(%(keys)s::bigint[]) AS k"
+        " ON CONFLICT (entity, legacy_id) DO NOTHING",
+        {**keys.params(), "keys": legacy_ids},
+    )
+
+
+def reject_load_error(conn: Conn, keys: BatchKeys, legacy_id: int, detail: str) -> None:
+    """A row the target refused on its own values: `detail` is the error class, SQLSTATE and
+    the constraint or column, never the server's message."""
+    conn.execute(
+        f"INSERT INTO migration.row_outcomes {_COLUMNS}"
+        " VALUES (%(entity)s, %(legacy_id)s, 'rejected', 'LOAD_ERROR', %(detail)s,"
+        " %(run_id)s, %(batch_no)s)" + _REPLACE,
+        {**keys.params(), "legacy_id": legacy_id, "detail": detail},
+    )
+
+
+def counts(conn: Conn, entity: str) -> dict[str, int]:
+    """outcome -> rows (`excluded`, `rejected`)."""
+    rows = conn.execute(
+        "SELECT outcome, count(*) FROM migration.row_outcomes WHERE entity = %s GROUP BY 1",
+        [entity],
+    ).fetchall()
+    return {str(outcome): int(n) for outcome, n in rows}
+
+
+def reasons(conn: Conn, entity: str) -> dict[str, int]:
+    rows = conn.execute(
+        "SELECT reason_code, count(*) FROM migration.row_outcomes WHERE entity = %s"
+        " GROUP BY 1 ORDER BY 1",
+        [entity],
+    ).fetchall()
+    return {str(code): int(n) for code, n in rows}
+
+
+def load_errors(conn: Conn, entity: str) -> int:
+    row = conn.execute(
+        "SELECT count(*) FROM migration.row_outcomes WHERE entity = %s"
+        " AND reason_code = 'LOAD_ERROR'",
+        [entity],
+    ).fetchone()
+    return int(row[0]) if row else 0
+
+
+def legacy_ids(conn: Conn, entity: str) -> list[int]:
+    """Every legacy id of the entity that was not migrated."""
+    rows = conn.execute(
+        "SELECT legacy_id FROM migration.row_outcomes WHERE entity = %s", [entity]
+    ).fetchall()
+    return [int(r[0]) for r in rows]
+
+
+def forget(conn: Conn, entity: str) -> None:
+    conn.execute("DELETE FROM migration.row_outcomes WHERE entity = %s", [entity])
