@@ -24,9 +24,11 @@ from rich.progress import (
 )
 from rich.table import Table
 
+from ..api import Migrated, Plan, RolledBack
 from ..engine.context import BatchStats, EntityResult
 from ..engine.migrate import RunOutcome
 from ..engine.validate import Check, EntityValidation
+from ..legacy.generator import GenerationReport
 
 
 def rss_mb() -> float:
@@ -289,4 +291,89 @@ def security_table(check: Check) -> Table:
     ):
         items = d[key]
         table.add_row(label, "[green]none[/]" if not items else f"[bold red]{', '.join(items)}[/]")
+    return table
+
+
+# ---------------------------------------------------------------- per command
+
+
+def report_migration(console: Console, result: Migrated, as_json: bool) -> None:
+    """A migration's success objects and validations (JSON), or its tables and verdict."""
+    outcome = result.outcome
+    assert outcome is not None
+    by_entity = {v.entity: v for v in result.validations}
+    if as_json:
+        for entity in outcome.results:
+            emit_json(success_object(entity, outcome, by_entity.get(entity.entity)))
+        for v in result.validations:
+            emit_json(v.to_contract())
+        return
+    console.print(summary_table(outcome))
+    reasons = reasons_table(outcome)
+    if reasons is not None:
+        console.print(reasons)
+    if result.validations:
+        console.print(validation_table(result.validations))
+    if outcome.interrupted:
+        console.print(
+            "[bold yellow]Stopped after the batch in flight; everything up to it is committed."
+            f"[/] Continue with: {result.resume}"
+        )
+    console.print(result.verdict, highlight=False)
+
+
+def print_generated(console: Console, report: GenerationReport, scale: float, seed: int) -> None:
+    table = Table(title=f"Synthetic legacy database (scale {scale}, seed {seed})")
+    table.add_column("table")
+    table.add_column("rows", justify="right")
+    for name, rows in sorted(report.tables.items()):
+        table.add_row(name, f"{rows:,}")
+    console.print(table)
+    quirks = Table(title="Quirks (known numbers)")
+    quirks.add_column("quirk")
+    quirks.add_column("count", justify="right")
+    for name, count in sorted(report.quirks.items()):
+        quirks.add_row(name, f"{count:,}")
+    console.print(quirks)
+    console.print(f"{sum(report.tables.values()):,} rows in {report.seconds:.1f}s")
+
+
+def print_plan(console: Console, plan: Plan) -> None:
+    table = Table(title="Dependency order")
+    for header in ("#", "entity", "target <- legacy", "depends on"):
+        table.add_column(header)
+    for i, (name, deps, description) in enumerate(plan.order, 1):
+        table.add_row(str(i), name, description, ", ".join(deps) or "-")
+    console.print(table)
+    fates = plan.legacy_tables
+    tables = Table(title=f"Legacy tables: {len(fates)} of {len(fates)} accounted for")
+    for header in ("legacy table", "entity", "state"):
+        tables.add_column(header)
+    for name, fate in fates.items():
+        tables.add_row(name, fate["entity"], fate["state"])
+    console.print(tables)
+
+
+def print_rollback(console: Console, result: RolledBack) -> None:
+    for backup in result.backups:
+        more = len(backup.restorable_copy) - 1
+        console.print(
+            f"{backup.entity}: {backup.rows:,} row(s) removed;"
+            f" copy kept in {', '.join(backup.restorable_copy[:1])}"
+            + (f" (+{more} more)" if more > 0 else "")
+        )
+    console.print(f"Backup metadata: {result.metadata}")
+
+
+def status_table(items: list[dict[str, Any]]) -> Table:
+    table = Table(title="Migration status")
+    headers = ("entity", "state", "source", "migrated", "excluded", "rejected", "checkpoint",
+               "last run")  # fmt: skip
+    for header in headers:
+        table.add_column(header, no_wrap=header == "entity")
+    keys = ("entity", "state", "sourceRows", "migrated", "excluded", "rejected", "lastCheckpoint")
+    for item in items:
+        run = item["lastRun"]
+        last = f"{run['startedAt'][:19]} {run['status']}" if isinstance(run, dict) else "-"
+        table.add_row(*[str(item[k]) if item[k] is not None else "-" for k in keys], last)
     return table

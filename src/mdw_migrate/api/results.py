@@ -1,0 +1,178 @@
+"""What each command of the library returns: the engine's results, and how the command
+ended (status, a one-line verdict, totals) for whoever renders them."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..engine.migrate import RunOutcome
+from ..engine.rollback import Backup
+from ..engine.validate import SECURITY, EntityValidation
+from ..errors import Code
+from ..legacy.generator import GenerationReport
+
+
+@dataclass
+class Ended:
+    """How a command ended: `success`, `failed` (a check failed) or `interrupted`."""
+
+    status: str = "success"
+    verdict: str = ""
+    totals: dict[str, Any] = field(default_factory=dict)
+    run_id: uuid.UUID = field(default_factory=uuid.uuid4)
+    # The command that continues an interrupted run.
+    resume: str | None = None
+    # Why the audit trail records it as failed or interrupted.
+    failure: Code | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "success"
+
+
+def validation_verdict(validations: list[EntityValidation]) -> str:
+    """One line: `Validation passed: 49 entities` or `Validation FAILED: payments (money)`."""
+    failed = [v for v in validations if not v.passed]
+    if not failed:
+        entities = sum(v.entity != SECURITY for v in validations)
+        checked = " and the security check" if entities < len(validations) else ""
+        return f"Validation passed: {entities} entities{checked}"
+    return "Validation FAILED: " + ", ".join(
+        f"{v.entity} ({', '.join(sorted({c.type for c in v.checks if c.status != 'passed'}))})"
+        for v in failed
+    )
+
+
+@dataclass
+class SchemaApplied(Ended):
+    steps: list[str] = field(default_factory=list)
+    versions: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Migrated(Ended):
+    outcome: RunOutcome | None = None
+    validations: list[EntityValidation] = field(default_factory=list)
+
+    @classmethod
+    def of(
+        cls, outcome: RunOutcome, validations: list[EntityValidation], selection: str
+    ) -> Migrated:
+        sums = {
+            key: sum(getattr(r, attr) for r in outcome.results)
+            for key, attr in (
+                ("sourceRows", "source_rows"),
+                ("migrated", "migrated"),
+                ("excluded", "excluded"),
+                ("rejected", "rejected"),
+            )
+        }
+        totals = {
+            "entities": len(outcome.results),
+            **sums,
+            "dryRun": outcome.dry_run,
+            "validated": len(validations),
+            "validationFailed": sum(not v.passed for v in validations),
+        }
+        done = (
+            f"{len(outcome.results)} entities: {sums['migrated']:,} migrated,"
+            f" {sums['excluded']:,} excluded, {sums['rejected']:,} rejected"
+        )
+        result = cls(totals=totals, run_id=outcome.run_id, outcome=outcome, validations=validations)
+        if outcome.interrupted:
+            result.status, result.failure = "interrupted", Code.INTERRUPTED
+            result.resume = f"mdw-migrate migrate {selection} --resume"
+            result.verdict = f"Interrupted after {done}; resume with: {result.resume}"
+        elif any(not v.passed for v in validations):
+            result.status, result.failure = "failed", Code.VALIDATION_FAILED
+            result.verdict = f"Migrated {done}. {validation_verdict(validations)}"
+        else:
+            verb = "Dry run read" if outcome.dry_run else "Migrated"
+            checked = f". {validation_verdict(validations)}" if validations else ""
+            result.verdict = f"{verb} {done}{checked}"
+        return result
+
+
+@dataclass
+class Validated(Ended):
+    results: list[EntityValidation] = field(default_factory=list)
+    # validate final's self-contained HTML report.
+    report: Path | None = None
+
+    @classmethod
+    def of(cls, results: list[EntityValidation], report: Path | None) -> Validated:
+        failed = sum(not v.passed for v in results)
+        totals: dict[str, Any] = {"entities": len(results), "failed": failed}
+        if report is not None:
+            totals["report"] = str(report)
+        validated = cls(totals=totals, results=results, report=report)
+        validated.verdict = validation_verdict(results)
+        if failed:
+            validated.status, validated.failure = "failed", Code.VALIDATION_FAILED
+        return validated
+
+
+@dataclass
+class SecurityChecked(Ended):
+    result: EntityValidation | None = None
+
+    @classmethod
+    def of(cls, result: EntityValidation) -> SecurityChecked:
+        details = result.checks[0].details
+        problems = sum(
+            len(details[k])
+            for k in ("rlsDisabled", "privileges", "mutableSearchPath", "definerViews")
+        )
+        totals = {
+            "tablesChecked": details["tablesChecked"],
+            "functionsChecked": details["functionsChecked"],
+            "problems": problems,
+        }
+        checked = cls(totals=totals, result=result)
+        if result.passed:
+            checked.verdict = (
+                f"Security check passed: {details['tablesChecked']} tables and"
+                f" {details['functionsChecked']} functions locked down"
+            )
+        else:
+            checked.status, checked.failure = "failed", Code.SECURITY_CHECK_FAILED
+            checked.verdict = f"Security check FAILED: {problems} problem(s)"
+        return checked
+
+
+@dataclass
+class RolledBack(Ended):
+    backups: list[Backup] = field(default_factory=list)
+    metadata: Path | None = None
+
+    @property
+    def removed(self) -> dict[str, int]:
+        return {b.entity: b.rows for b in self.backups}
+
+
+@dataclass
+class Status(Ended):
+    entities: list[dict[str, Any]] = field(default_factory=list)
+
+
+@dataclass
+class Generated(Ended):
+    report: GenerationReport | None = None
+
+
+@dataclass
+class Demonstrated(Ended):
+    migrated: Migrated | None = None
+    report: Path | None = None
+
+
+@dataclass
+class Plan:
+    # (entity, its dependencies, what it migrates), in dependency order.
+    order: list[tuple[str, list[str], str]]
+    phases: dict[str, list[str]]
+    # legacy table -> {"entity": ..., "state": implemented | planned}
+    legacy_tables: dict[str, dict[str, str]]
