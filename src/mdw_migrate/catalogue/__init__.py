@@ -5,24 +5,20 @@ from __future__ import annotations
 
 from ..engine.archive import ArchiveSpec
 from ..engine.planner import Catalogue, Unit
+from ..legacy import tables as legacy_tables
 from . import activity, core, money, orders, workflow
 
-# Every legacy table and the entity of mapping.md that migrates it ("archive" for the tables
-# copied row for row into legacy_archive). Tables only read as lookups name that entity too.
-LEGACY_TABLES: dict[str, str] = {
+# The entity of mapping.md that migrates each legacy table it reads (tables only read as
+# lookups name that entity too); every other legacy table is copied row for row into
+# legacy_archive ("archive").
+_ENTITY_OF_TABLE: dict[str, str] = {
     "auth_user": "profiles",
     "auth_group": "teams",
     "auth_user_groups": "team_members",
-    "auth_permission": "archive",
-    "django_content_type": "archive",
     "dispatch_office": "offices",
     "dispatch_office_doctors": "doctor_offices",
     "dispatch_doctorsetting": "doctors",
-    "dispatch_doctorsetting_masters": "archive",
-    "dispatch_doctorsetting_sales": "archive",
-    "dispatch_usersetting": "archive",
     "dispatch_patient": "patients",
-    "dispatch_agent": "archive",
     "dispatch_course": "courses",
     "dispatch_product": "products",
     "dispatch_product_roles": "product_roles",
@@ -57,22 +53,12 @@ LEGACY_TABLES: dict[str, str] = {
     "dispatch_purchase": "purchases",
     "dispatch_offer": "offers",
     "dispatch_discount": "discounts",
-    **{
-        f"dispatch_{name}": "archive"
-        for name in (
-            "action",
-            "client",
-            "client3d",
-            "event",
-            "instance",
-            "language",
-            "link",
-            "master",
-            "reading",
-            "storage",
-            "ware",
-        )
-    },
+}
+_unknown = set(_ENTITY_OF_TABLE) - set(legacy_tables.LEGACY_TABLES)
+assert not _unknown, f"not legacy tables: {sorted(_unknown)}"
+# Every legacy table (legacy/tables.py, the one list of them) and its fate.
+LEGACY_TABLES: dict[str, str] = {
+    table: _ENTITY_OF_TABLE.get(table, "archive") for table in legacy_tables.LEGACY_TABLES
 }
 
 # Catalogue order: the planner keeps it among entities that do not depend on each other.

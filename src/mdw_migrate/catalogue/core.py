@@ -11,9 +11,12 @@ from .rules import python_literal_to_json
 
 # Every user who is in group Doctor, or has a doctorsetting row, or is named as a doctor by
 # office_doctors, patient, note, offer or payment (mapping.md, "The doctor set").
-DOCTOR_SET = """
-    SELECT ug.user_id FROM auth_user_groups ug JOIN auth_group g ON g.id = ug.group_id
-     WHERE g.name = 'Doctor'
+DOCTOR_GROUP_USERS = (
+    "SELECT ug.user_id FROM auth_user_groups ug JOIN auth_group g ON g.id = ug.group_id"
+    " WHERE g.name = 'Doctor'"
+)
+DOCTOR_SET = f"""
+    {DOCTOR_GROUP_USERS}
     UNION SELECT user_id FROM dispatch_doctorsetting
     UNION SELECT user_id FROM dispatch_office_doctors
     UNION SELECT doctor_id FROM dispatch_patient

@@ -24,69 +24,10 @@ from importlib import resources
 import psycopg
 from psycopg import sql
 
-log = logging.getLogger(__name__)
+from ..catalogue.core import DOCTOR_GROUP_USERS, DOCTOR_SET
+from .tables import LEGACY_TABLES
 
-# The 58 legacy tables, in the order of the spec.
-LEGACY_TABLES: tuple[str, ...] = (
-    "auth_user",
-    "auth_group",
-    "auth_user_groups",
-    "auth_permission",
-    "django_content_type",
-    "dispatch_office",
-    "dispatch_office_doctors",
-    "dispatch_doctorsetting",
-    "dispatch_doctorsetting_masters",
-    "dispatch_doctorsetting_sales",
-    "dispatch_usersetting",
-    "dispatch_patient",
-    "dispatch_agent",
-    "dispatch_course",
-    "dispatch_product",
-    "dispatch_product_roles",
-    "dispatch_product_successors",
-    "dispatch_category",
-    "dispatch_template",
-    "dispatch_template_edit_roles",
-    "dispatch_template_view_roles",
-    "dispatch_template_view_groups",
-    "dispatch_template_products",
-    "dispatch_template_predecessors",
-    "dispatch_role",
-    "dispatch_role_permissions",
-    "dispatch_globalsetting",
-    "dispatch_instruction",
-    "dispatch_jaw",
-    "dispatch_state",
-    "dispatch_project",
-    "dispatch_plan",
-    "dispatch_bracket",
-    "dispatch_task",
-    "dispatch_file",
-    "dispatch_record",
-    "dispatch_record_attachments",
-    "dispatch_record_roles",
-    "dispatch_comment",
-    "dispatch_note",
-    "dispatch_notification",
-    "dispatch_payment",
-    "dispatch_operation",
-    "dispatch_order",
-    "dispatch_purchase",
-    "dispatch_offer",
-    "dispatch_discount",
-    "dispatch_action",
-    "dispatch_client",
-    "dispatch_client3d",
-    "dispatch_event",
-    "dispatch_instance",
-    "dispatch_language",
-    "dispatch_link",
-    "dispatch_master",
-    "dispatch_reading",
-    "dispatch_storage",
-    "dispatch_ware",
-)
+log = logging.getLogger(__name__)
 
 # Tables whose size does not depend on the scale (catalogues and small tables of the spec's
 # "< 100 each"). auth_group has the 11 names the spec lists (its volume table says 10).
@@ -259,20 +200,6 @@ _CT_USER = "(SELECT id FROM django_content_type WHERE app_label = 'auth' AND mod
 _CT_INSTRUCTION = (
     "(SELECT id FROM django_content_type WHERE app_label = 'dispatch' AND model = 'instruction')"
 )
-_DOCTOR_GROUP_USERS = (
-    "SELECT ug.user_id FROM auth_user_groups ug JOIN auth_group g ON g.id = ug.group_id"
-    " WHERE g.name = 'Doctor'"
-)
-# The doctor set of the mapping spec: group Doctor, a doctorsetting row, or named as a doctor.
-_DOCTOR_SET = f"""
-    SELECT user_id FROM ({_DOCTOR_GROUP_USERS}) d
-    UNION SELECT user_id FROM dispatch_doctorsetting
-    UNION SELECT user_id FROM dispatch_office_doctors
-    UNION SELECT doctor_id FROM dispatch_patient
-    UNION SELECT doctor_id FROM dispatch_note
-    UNION SELECT doctor_id FROM dispatch_offer
-    UNION SELECT doctor_id FROM dispatch_payment WHERE doctor_id IS NOT NULL
-"""
 
 
 def _missing(table: str, column: str, parent: str, where: str = "TRUE") -> str:
@@ -305,7 +232,7 @@ _QUIRKS: dict[str, str] = {
     "patient_doctor_missing": _missing("dispatch_patient", "doctor_id", "auth_user"),
     "patient_doctor_not_in_doctor_group": (
         "SELECT count(*) FROM dispatch_patient p JOIN auth_user u ON u.id = p.doctor_id"
-        f" WHERE p.doctor_id NOT IN ({_DOCTOR_GROUP_USERS})"
+        f" WHERE p.doctor_id NOT IN ({DOCTOR_GROUP_USERS})"
     ),
     "patient_office_missing": _missing("dispatch_patient", "office_id", "dispatch_office"),
     "instruction_patient_missing": _missing(
@@ -410,14 +337,14 @@ _QUIRKS: dict[str, str] = {
         "SELECT count(*) FROM auth_user u"
         " WHERE NOT EXISTS (SELECT 1 FROM auth_user_groups ug WHERE ug.user_id = u.id)"
     ),
-    "doctors_in_group": f"SELECT count(DISTINCT user_id) FROM ({_DOCTOR_GROUP_USERS}) d",
+    "doctors_in_group": f"SELECT count(DISTINCT user_id) FROM ({DOCTOR_GROUP_USERS}) d",
     "doctor_set": (
-        f"SELECT count(*) FROM ({_DOCTOR_SET}) d WHERE EXISTS"
+        f"SELECT count(*) FROM ({DOCTOR_SET}) d WHERE EXISTS"
         " (SELECT 1 FROM auth_user u WHERE u.id = d.user_id)"
     ),
     "doctorsetting_users": "SELECT count(DISTINCT user_id) FROM dispatch_doctorsetting",
     "doctorsetting_users_not_in_doctor_group": (
-        f"SELECT count(*) FROM dispatch_doctorsetting WHERE user_id NOT IN ({_DOCTOR_GROUP_USERS})"
+        f"SELECT count(*) FROM dispatch_doctorsetting WHERE user_id NOT IN ({DOCTOR_GROUP_USERS})"
     ),
     "technicians": (
         "SELECT count(DISTINCT ug.user_id) FROM auth_user_groups ug"
