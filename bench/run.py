@@ -47,15 +47,15 @@ def reset(server: embedded.EmbeddedServer, dbname: str) -> str:
 def raw_pipe(source: str, target: str, tables: list[str]) -> tuple[float, int]:
     """Seconds and rows for the plain binary COPY pipe of `tables`, source -> target."""
     with psycopg.connect(source) as src, psycopg.connect(target, autocommit=True) as dst:
-        definitions = {}
+        definitions: dict[str, str] = {}
         for table in tables:
-            cols = src.execute(
+            columns = src.execute(
                 "SELECT a.attname, format_type(a.atttypid, a.atttypmod) FROM pg_attribute a"
                 " WHERE a.attrelid = %s::regclass AND a.attnum > 0 AND NOT a.attisdropped"
                 " ORDER BY a.attnum",
                 [table],
             ).fetchall()
-            definitions[table] = ", ".join(f'"{name}" {sqltype}' for name, sqltype in cols)
+            definitions[table] = ", ".join(f'"{name}" {sqltype}' for name, sqltype in columns)
         for table, cols in definitions.items():
             dst.execute(f"CREATE TABLE {table} ({cols})".encode())
         started = time.perf_counter()

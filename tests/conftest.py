@@ -34,7 +34,7 @@ def create_database(pg_server: embedded.EmbeddedServer) -> Callable[[str], str]:
         with psycopg.connect(pg_server.admin_conninfo(), autocommit=True) as conn:
             conn.execute(sql.SQL("DROP DATABASE IF EXISTS {}").format(sql.Identifier(name)))
             conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-        return pg_server.admin_conninfo(name)
+        return str(pg_server.admin_conninfo(name))
 
     return _create
 

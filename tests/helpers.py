@@ -4,14 +4,19 @@ from __future__ import annotations
 
 import ast
 import json
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import psycopg
+import pytest
 from psycopg.rows import dict_row
 
 from mdw_migrate.catalogue import CATALOGUE
 from mdw_migrate.engine.context import BatchStats, EntityResult
 from mdw_migrate.engine.migrate import RunOptions, RunOutcome, migrate
+from mdw_migrate.legacy.generator import GenerationReport
+from mdw_migrate.target import schema
 
 
 class QuietReporter:
@@ -121,3 +126,67 @@ def contract_error(output: str) -> dict[str, Any]:
     assert summary["status"] == "error" and "summary" in summary, summary
     assert summary["summary"]["error"] == errors[0]["error"]["code"]
     return errors[0]
+
+
+# --- a generated legacy database, a fresh target, and what the tool recorded there ----------
+
+
+@dataclass
+class Legacy:
+    """A generated legacy database and its generator's report (row counts, quirk counts)."""
+
+    conninfo: str
+    report: GenerationReport
+
+    @property
+    def quirks(self) -> dict[str, int]:
+        return self.report.quirks
+
+
+def fresh_target(create_database: Callable[[str], str], prefix: str = "dst") -> str:
+    """A new database with the target schema applied."""
+    conninfo = create_database(prefix)
+    with psycopg.connect(conninfo, autocommit=True) as conn:
+        schema.apply(conn)
+    return conninfo
+
+
+def outcomes(target: str, entity: str) -> dict[int, str]:
+    """Legacy id -> reason code of every excluded or rejected row of the entity."""
+    found = rows(
+        target,
+        "SELECT legacy_id, reason_code FROM migration.row_outcomes WHERE entity = %s",
+        entity,
+    )
+    return {r["legacy_id"]: r["reason_code"] for r in found}
+
+
+def issues_by_column(target: str, entity: str) -> dict[tuple[str, str], set[int]]:
+    """(kind, column) -> legacy ids of the entity's data-quality issues."""
+    found: dict[tuple[str, str], set[int]] = {}
+    for r in rows(
+        target,
+        "SELECT legacy_id, kind, column_name FROM migration.quality_issues WHERE entity = %s",
+        entity,
+    ):
+        found.setdefault((r["kind"], r["column_name"]), set()).add(r["legacy_id"])
+    return found
+
+
+def issue_ids(target: str, entity: str, kind: str, column: str) -> set[int]:
+    return issues_by_column(target, entity).get((kind, column), set())
+
+
+def uuids(target: str, table: str, legacy_column: str) -> dict[int, Any]:
+    """Legacy id -> UUID of the rows of a target table."""
+    return {r["k"]: r["id"] for r in rows(target, f"SELECT {legacy_column} AS k, id FROM {table}")}
+
+
+def point_at(monkeypatch: pytest.MonkeyPatch, **sides: str) -> None:
+    """Points SOURCE_DB_* / TARGET_DB_* (keyword `source`, `target`) at these conninfos, as
+    an operator's environment would: host, port, user and database name."""
+    for side, conninfo in sides.items():
+        parts = psycopg.conninfo.conninfo_to_dict(conninfo)
+        for key, name in (("host", "HOST"), ("port", "PORT"), ("user", "USER"), ("dbname", "NAME")):
+            if parts.get(key) is not None:
+                monkeypatch.setenv(f"{side.upper()}_DB_{name}", str(parts[key]))

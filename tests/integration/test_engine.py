@@ -1,0 +1,203 @@
+"""Engine behaviour that no single entity shows: staging types, fresh and re-run batches."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import psycopg
+import pytest
+
+from mdw_migrate.engine.migrate import RunOptions, migrate
+from mdw_migrate.engine.planner import Catalogue
+from mdw_migrate.engine.spec import Col, EntitySpec, Source
+from mdw_migrate.target import schema
+
+from ..helpers import QuietReporter, rows
+
+SPEC = EntitySpec(
+    name="things",
+    source=Source.table("legacy_thing", ("code", "flags", "label")),
+    target="things",
+    legacy_column="legacy_thing_id",
+    columns=(
+        Col("code", "s.code::text"),
+        Col("flags", "s.flags::text"),
+        Col("label", "s.label"),
+    ),
+)
+
+
+def _run(source: str, target: str, batch_size: int) -> None:
+    options = RunOptions(
+        batch_size=batch_size,
+        batch_size_forced=True,
+        max_retry_attempts=0,
+        dry_run=False,
+        id_secret_env=None,
+        command="test",
+        arguments={},
+        source_identity={},
+        target_identity={},
+    )
+    catalogue = Catalogue(entities={"things": SPEC}, phases={})
+    with psycopg.connect(source) as s, psycopg.connect(target, autocommit=True) as t:
+        migrate(catalogue, ["things"], s, t, options, QuietReporter())
+
+
+def test_fixed_width_types_are_staged_without_losing_characters(
+    create_database: Callable[[str], str],
+) -> None:
+    source = create_database("eng_src")
+    target = create_database("eng_dst")
+    with psycopg.connect(source, autocommit=True) as conn:
+        conn.execute(
+            "CREATE TABLE legacy_thing (id integer PRIMARY KEY, code char(16), flags bit(5),"
+            " label varchar(3))"
+        )
+        conn.execute(
+            "INSERT INTO legacy_thing VALUES (1, '0101010101010101', B'10101', 'abc'),"
+            " (2, 'short', B'00000', NULL)"
+        )
+    with psycopg.connect(target, autocommit=True) as conn:
+        schema.apply(conn)
+        conn.execute(
+            "CREATE TABLE things (id uuid PRIMARY KEY, code text, flags text, label text,"
+            " legacy_thing_id bigint NOT NULL UNIQUE, metadata jsonb NOT NULL DEFAULT '{}',"
+            " created_at timestamptz DEFAULT now(), updated_at timestamptz DEFAULT now())"
+        )
+    _run(source, target, batch_size=1)
+    got = rows(target, "SELECT legacy_thing_id, code, flags, label FROM things ORDER BY 1")
+    assert got == [
+        {"legacy_thing_id": 1, "code": "0101010101010101", "flags": "10101", "label": "abc"},
+        {"legacy_thing_id": 2, "code": "short", "flags": "00000", "label": None},
+    ]
+
+
+def test_parallel_workers_give_the_same_outcomes_as_one(
+    create_database: Callable[[str], str],
+) -> None:
+    from mdw_migrate.legacy.generator import generate
+
+    from ..helpers import run
+
+    source = create_database("par_src")
+    generate(source, scale=0.005, seed=5)
+    results = {}
+    for workers in (1, 3):
+        target = create_database(f"par_dst{workers}")
+        with psycopg.connect(target, autocommit=True) as conn:
+            schema.apply(conn)
+        outcome = run(source, target, "orders-with-deps", batch_size=40, workers=workers)
+        assert [r.status for r in outcome.results] == ["completed"] * len(outcome.results)
+        results[workers] = (
+            {r.entity: (r.migrated, r.excluded, r.rejected) for r in outcome.results},
+            rows(target, "SELECT entity, legacy_id FROM migration.id_map ORDER BY 1, 2"),
+            rows(
+                target,
+                "SELECT entity, legacy_id, reason_code FROM migration.row_outcomes ORDER BY 1, 2",
+            ),
+        )
+    assert results[1] == results[3]
+
+
+def _constraints(target: str) -> list[dict[str, object]]:
+    return rows(
+        target,
+        "SELECT conrelid::regclass::text AS tbl, conname, pg_get_constraintdef(oid) AS def"
+        " FROM pg_constraint WHERE connamespace = 'public'::regnamespace AND contype = 'f'"
+        " UNION ALL SELECT tablename, indexname, indexdef FROM pg_indexes"
+        " WHERE schemaname = 'public' ORDER BY 1, 2",
+    )
+
+
+def test_bulk_load_defers_and_restores_constraints_and_indexes(
+    create_database: Callable[[str], str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from mdw_migrate.engine import bulk
+    from mdw_migrate.legacy.generator import generate
+
+    from ..helpers import run
+
+    source = create_database("bulk_src")
+    generate(source, scale=0.005, seed=8)
+    plain, bulked = create_database("bulk_a"), create_database("bulk_b")
+    for target in (plain, bulked):
+        with psycopg.connect(target, autocommit=True) as conn:
+            schema.apply(conn)
+    run(source, plain, "core-with-patients", batch_size=30)
+    expected = _constraints(bulked)
+    monkeypatch.setattr(bulk, "BULK_THRESHOLD", 1)
+    deferred: list[str] = []
+    real_defer = bulk.defer
+
+    def spy(conn: psycopg.Connection[tuple[object, ...]], entity: str, table: str) -> int:
+        count = real_defer(conn, entity, table)
+        deferred.append(entity)
+        return count
+
+    monkeypatch.setattr(bulk, "defer", spy)
+    run(source, bulked, "core-with-patients", batch_size=30)
+    assert "patients" in deferred  # the bulk path really ran
+    assert _constraints(bulked) == expected
+    assert rows(bulked, "SELECT * FROM migration.deferred_ddl") == []
+    query = "SELECT entity, legacy_id, reason_code FROM migration.row_outcomes ORDER BY 1, 2"
+    assert rows(bulked, query) == rows(plain, query)
+    counts = "SELECT entity, count(*) FROM migration.id_map GROUP BY 1 ORDER BY 1"
+    assert rows(bulked, counts) == rows(plain, counts)
+
+
+def test_constraints_left_deferred_by_a_crash_come_back_on_the_next_run(
+    create_database: Callable[[str], str],
+) -> None:
+    from mdw_migrate.engine import bulk
+    from mdw_migrate.legacy.generator import generate
+
+    from ..helpers import run
+
+    source = create_database("crash_src")
+    generate(source, scale=0.002, seed=8)
+    target = create_database("crash_dst")
+    with psycopg.connect(target, autocommit=True) as conn:
+        schema.apply(conn)
+    expected = _constraints(target)
+    run(source, target, "core", batch_size=30)
+    # As if a run had deferred the patients' constraints and died before restoring them.
+    with psycopg.connect(target, autocommit=True) as conn, conn.transaction():
+        assert bulk.defer(conn, "patients", "patients") >= 3
+    assert _constraints(target) != expected
+    run(source, target, "patients", batch_size=30)
+    assert _constraints(target) == expected
+    assert rows(target, "SELECT * FROM migration.deferred_ddl") == []
+
+
+def test_a_large_entity_split_over_workers_gives_the_same_outcomes(
+    create_database: Callable[[str], str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from mdw_migrate.catalogue import CATALOGUE
+    from mdw_migrate.engine import context
+    from mdw_migrate.engine.validate import validate
+    from mdw_migrate.legacy.generator import generate
+
+    from ..helpers import run
+
+    source = create_database("split_src")
+    generate(source, scale=0.005, seed=6)
+    whole, split = create_database("split_a"), create_database("split_b")
+    for target in (whole, split):
+        with psycopg.connect(target, autocommit=True) as conn:
+            schema.apply(conn)
+    run(source, whole, "orders-with-deps", batch_size=25)
+    monkeypatch.setattr(context, "LARGE_ENTITY_ROWS", 1)
+    outcome = run(source, split, "orders-with-deps", batch_size=25, workers=3)
+    assert all(r.status == "completed" for r in outcome.results)
+    for query in (
+        "SELECT entity, legacy_id FROM migration.id_map ORDER BY 1, 2",
+        "SELECT entity, legacy_id, reason_code FROM migration.row_outcomes ORDER BY 1, 2",
+        "SELECT entity, legacy_id, kind, column_name FROM migration.quality_issues"
+        " ORDER BY 1, 2, 3, 4",
+        "SELECT legacy_patient_id, patient_number, status, schemes FROM patients ORDER BY 1",
+    ):
+        assert rows(split, query) == rows(whole, query), query
+    with psycopg.connect(source) as s, psycopg.connect(split, autocommit=True) as t:
+        for name in CATALOGUE.resolve("orders-with-deps"):
+            assert validate(CATALOGUE, name, s, t).passed, name

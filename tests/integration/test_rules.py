@@ -1,0 +1,137 @@
+"""Unit tests of the transformation rules, run on the real server where the rule is SQL."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import psycopg
+import pytest
+
+from mdw_migrate.target import schema
+
+
+@pytest.fixture(scope="module")
+def target(create_database: Callable[[str], str]) -> Any:
+    conninfo = create_database("rules")
+    with psycopg.connect(conninfo, autocommit=True) as conn:
+        schema.apply(conn)
+        yield conn
+
+
+def one(conn: psycopg.Connection[Any], query: str, *params: object) -> Any:
+    row = conn.execute(query, list(params)).fetchone()
+    assert row is not None
+    return row[0]
+
+
+@pytest.mark.parametrize(
+    ("spelling", "iso2"),
+    [
+        ("USA", "US"),
+        ("us", "US"),
+        ("United States", "US"),
+        ("U.S.A.", "US"),
+        ("usa ", "US"),
+        (" united  states of america", "US"),
+        ("America", "US"),
+        ("India", "IN"),
+        ("IN", "IN"),
+        ("Japan", "JP"),
+        ("jp", "JP"),
+        ("UK", "GB"),
+        ("United Kingdom", "GB"),
+        ("Deutschland", "DE"),
+        ("Germany", "DE"),
+        ("Mexico", "MX"),
+        ("canada", "CA"),
+        ("Atlantis", None),
+        ("", None),
+        ("  ", None),
+        (None, None),
+        ("12345", None),
+    ],
+)
+def test_country_spellings_become_iso_alpha2(
+    target: psycopg.Connection[Any], spelling: str | None, iso2: str | None
+) -> None:
+    assert one(target, "SELECT migration.country_iso2(%s)", spelling) == iso2
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("Ann@Example.COM", "ann@example.com"),
+        ("  bob@example.org  ", "bob@example.org"),
+        ("first.last+tag@sub.example.co.uk", "first.last+tag@sub.example.co.uk"),
+        ("no-at-sign", None),
+        ("two@@example.com", None),
+        ("spaced name@example.com", None),
+        ("user@localhost", None),
+        ("user@example.c", None),
+        ("", None),
+        (None, None),
+    ],
+)
+def test_emails_are_trimmed_lowercased_and_checked(
+    target: psycopg.Connection[Any], raw: str | None, expected: str | None
+) -> None:
+    assert one(target, "SELECT migration.normalize_email(%s)", raw) == expected
+
+
+def test_text_is_trimmed_with_inner_whitespace_collapsed_and_case_kept(
+    target: psycopg.Connection[Any],
+) -> None:
+    assert one(target, "SELECT migration.clean_text(%s)", "  12  Main\t St.\n ") == "12 Main St."
+    assert one(target, "SELECT migration.clean_text(%s)", "") == ""
+    assert one(target, "SELECT migration.clean_text(%s)", None) is None
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ('{"a": 1}', {"a": 1}),
+        ("[1, 2]", [1, 2]),
+        ('"text"', "text"),
+        ("{'a': 1}", None),
+        ("garbage {", None),
+        ("", None),
+        (None, None),
+    ],
+)
+def test_try_jsonb_gives_null_instead_of_failing(
+    target: psycopg.Connection[Any], raw: str | None, expected: object
+) -> None:
+    assert one(target, "SELECT migration.try_jsonb(%s)", raw) == expected
+
+
+def test_numbers_are_padded_and_never_truncated(target: psycopg.Connection[Any]) -> None:
+    assert one(target, "SELECT migration.padded_number('DOC-', 42)") == "DOC-000042"
+    assert one(target, "SELECT migration.padded_number('PAT-', 1234567)") == "PAT-1234567"
+
+
+def test_legacy_uuid_is_stable_keyed_and_entity_specific(target: psycopg.Connection[Any]) -> None:
+    query = "SELECT migration.legacy_uuid(%s, %s, %s)::text"
+    a = one(target, query, b"secret-a", "patients", 7)
+    assert a == one(target, query, b"secret-a", "patients", 7)
+    assert a != one(target, query, b"secret-b", "patients", 7)
+    assert a != one(target, query, b"secret-a", "cases", 7)
+    assert a[14] == "8" and a[19] in "89ab"  # version 8, RFC 4122 variant
+
+
+def test_cleaning_keeps_letters_that_look_like_escapes(target: psycopg.Connection[Any]) -> None:
+    assert one(target, "SELECT migration.clean_text(%s)", " vivid\u000b view ") == "vivid view"
+
+
+def test_inline_uuid_of_the_engine_equals_the_sql_function(target: psycopg.Connection[Any]) -> None:
+    from mdw_migrate.engine.sqlgen import uuid_expr
+
+    inline = target.execute(
+        f"SELECT {uuid_expr('g')} FROM generate_series(1, 50) AS g ORDER BY g",
+        {"secret": b"k", "entity": "patients"},
+    ).fetchall()
+    function = target.execute(
+        "SELECT migration.legacy_uuid('k'::bytea, 'patients', g) FROM generate_series(1, 50) g"
+        " ORDER BY g"
+    ).fetchall()
+    assert inline == function

@@ -1,0 +1,6 @@
+SELECT w._legacy_id
+FROM pg_temp.mdw_work w
+LEFT JOIN public."patients" t ON t."legacy_patient_id" = w._legacy_id
+WHERE w._outcome IS NULL AND (t."legacy_patient_id" IS NULL OR (t."id", t."patient_number", t."date_of_birth", t."sex", t."legacy_sex", t."suffix", t."status", t."legacy_status", t."archived", t."suspended", t."schemes", t."enrolled_at", t."created_at", t."updated_at", t."profile_id", t."doctor_id", t."legacy_doctor_user_id", t."office_id", t."legacy_office_id", t."metadata") IS DISTINCT
+FROM (w._uuid, w."patient_number", w."date_of_birth", w."sex", w."legacy_sex", w."suffix", w."status", w."legacy_status", w."archived", w."suspended", w."schemes", w."enrolled_at", w."created_at", w."updated_at", w."profile_id", w."doctor_id", w."legacy_doctor_user_id", w."office_id", w."legacy_office_id", CASE WHEN w."_q_unknown_code_sex" OR w."_q_unknown_code_status" OR w."_q_invalid_json_schemes" THEN jsonb_build_object('legacy_raw', jsonb_strip_nulls(jsonb_build_object('sex', CASE WHEN w."_q_unknown_code_sex" THEN to_jsonb(w."_raw_sex") END, 'status', CASE WHEN w."_q_unknown_code_status" THEN to_jsonb(w."_raw_status") END, 'schemes', CASE WHEN w."_q_invalid_json_schemes" THEN to_jsonb(w."_raw_schemes") END))) ELSE '{}'::jsonb END))
+ORDER BY 1
