@@ -23,45 +23,12 @@ from mdw_migrate.legacy.generator import generate
 from mdw_migrate.target import schema
 
 from ..helpers import Legacy, by_key, is_json, issue_ids, outcomes, rows, run, scalar, uuids
+from ..unit.test_activity_spec import TRICKY
 
 SCALE = 0.01
 MINE = [spec.name for spec in activity.ENTITIES]
 
 # --- unit: the keyword classifier ---------------------------------------------------------------
-
-TRICKY: list[tuple[str, str, str]] = [
-    # (text, feedback type, severity)
-    ("Thanks!", "praise", "low"),
-    ("thanks for the quick turnaround", "praise", "low"),
-    ("A thankless task.", "other", "low"),
-    ("Please ship ASAP", "other", "critical"),
-    ("There was a wasp in the lab", "other", "low"),
-    ("asap.", "other", "critical"),
-    ("There is an issue with 12", "complaint", "high"),
-    ("Tissue paper only", "other", "low"),
-    ("Big PROBLEM here", "complaint", "high"),
-    ("Problematic wording, not a problem word", "complaint", "high"),
-    ("Problematic wording", "other", "low"),
-    ("The bite is wrong", "complaint", "high"),
-    ("It was wrongly labelled", "other", "low"),
-    ("Is it ready?", "question", "low"),
-    ("?", "question", "low"),
-    ("URGENT: the bite registration looks wrong.", "complaint", "critical"),
-    ("Call me urgently", "other", "critical"),
-    ("An insurgent word", "other", "low"),
-    ("Please call the office immediately.", "other", "critical"),
-    ("Thank you, but the fit is wrong", "complaint", "high"),
-    ("Thanks, can you ship it asap?", "question", "critical"),
-    ("Great result, thank you! 👍", "praise", "low"),
-    ("Merci, très bien \u2013 résultat parfait.", "praise", "low"),
-    ("It doesn't fit at all", "complaint", "high"),
-    ("It does   not\nfit", "complaint", "high"),
-    ("The greatest", "other", "low"),
-    ("", "other", "low"),
-    ("Price 5$ (approx.) [x] {y} a|b \\d+ ^.*", "other", "low"),
-    ("Necesita corrección inmediata, por favor.", "other", "critical"),
-    ("上顎の前歯にIPRは不要です。", "other", "low"),
-]
 
 
 @pytest.fixture(scope="module")

@@ -13,21 +13,7 @@ import pytest
 from mdw_migrate import __version__, audit, state
 from mdw_migrate.target import schema
 
-SOURCE = {"host": "legacy.example.internal", "port": 5432, "database": "mdw_db"}
-TARGET = {"host": "embedded", "port": 5433, "database": "mdw_target"}
-
-
-def _append(directory: Path, n: int, **arguments: object) -> audit.AuditRecord:
-    return audit.append(
-        directory,
-        "migrate",
-        {"entity": "doctors", "n": n, **arguments},
-        SOURCE,
-        TARGET,
-        {"migrated": n, "rejected": 0},
-        "success",
-    )
-
+from ..unit.test_audit_trail import TARGET, _append
 
 # --- masking -------------------------------------------------------------------------------
 

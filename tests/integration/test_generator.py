@@ -26,49 +26,11 @@ from mdw_migrate.legacy.generator import (
 from mdw_migrate.legacy.tables import LEGACY_TABLES
 
 from ..helpers import is_json, schemes_kind
+from ..unit.test_generator_plan import SPEC_VOLUMES
 
 SCALE = 0.002
 SEED = 42
 
-# The volume table of the spec (rows at scale 1.0) and which tables it scales.
-SPEC_VOLUMES: dict[str, tuple[int, bool]] = {
-    "auth_user": (9839, True),
-    "auth_group": (10, False),
-    "auth_user_groups": (10400, True),
-    "auth_permission": (400, False),
-    "django_content_type": (60, False),
-    "dispatch_office": (897, True),
-    "dispatch_office_doctors": (600, True),
-    "dispatch_doctorsetting": (1200, True),
-    "dispatch_patient": (8488, True),
-    "dispatch_course": (8, False),
-    "dispatch_product": (40, False),
-    "dispatch_instruction": (25012, True),
-    "dispatch_jaw": (43458, True),
-    "dispatch_project": (72155, True),
-    "dispatch_plan": (209241, True),
-    "dispatch_bracket": (1720, True),
-    "dispatch_template": (169, False),
-    "dispatch_role": (48, False),
-    "dispatch_ware": (16552, True),
-    "dispatch_task": (953000, True),
-    "dispatch_file": (327771, True),
-    "dispatch_record": (70742, True),
-    "dispatch_record_attachments": (8703, True),
-    "dispatch_record_roles": (1200, True),
-    "dispatch_notification": (5102536, True),
-    "dispatch_comment": (16312, True),
-    "dispatch_note": (963, True),
-    "dispatch_state": (5547, True),
-    "dispatch_payment": (17235, True),
-    "dispatch_operation": (3720, True),
-    "dispatch_order": (12000, True),
-    "dispatch_purchase": (15000, True),
-    "dispatch_offer": (788, True),
-    "dispatch_discount": (151, True),
-    "dispatch_category": (44, False),
-    "dispatch_role_permissions": (1346, False),
-}
 GROUP_NAMES = [
     "Patient",
     "Doctor",

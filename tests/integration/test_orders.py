@@ -36,32 +36,18 @@ from ..helpers import (
     scalar,
     uuids,
 )
-
-SCALE = 0.01
-GROUP = (
-    "courses",
-    "products",
-    "teams",
-    "orders",
-    "jaws",
-    "cases",
-    "order_cases",
-    "order_states",
-    "projects",
-    "treatment_plans",
-    "brackets",
+from ..unit.test_orders_spec import (
+    COURSE_TYPE,
+    GROUP,
+    JAW_REASON,
+    ORDER_STATUS,
+    PROJECT_STATUS,
+    PROJECT_TYPE,
+    STATE_STATUS,
 )
 
-COURSE_TYPE = {1: "main", 2: "refinement", 3: "replacement", 4: "any", 7: "invoice",
-               8: "merchandise"}  # fmt: skip
-ORDER_STATUS = {0: "no_product", 1: "submitted", 2: "approved", 3: "in_production",
-                4: "shipped", 5: "cancelled", 6: "on_hold"}  # fmt: skip
-JAW_REASON = {1: "breakage", 2: "other", 3: "complete"}
-STATE_STATUS = {11: "review_approval", 12: "processing", 13: "manufacturing", 14: "shipped",
-                15: "delivered", 16: "completed", 17: "cancelled", 18: "on_hold"}  # fmt: skip
-PROJECT_TYPE = {0: "stl_upper", 1: "stl_lower", 2: "clinical_photo", 3: "treatment_plan",
-                4: "xray", 5: "cbct_scan", 10: "simulation", 11: "aligner_design"}  # fmt: skip
-PROJECT_STATUS = {0: "draft", 1: "in_progress", 2: "completed", 3: "archived"}
+SCALE = 0.01
+
 CLINICAL = ("model", "order", "scanner", "scanner_notes", "cbct", "conditions",
             "accept_extraction", "objective", "comprehensive")  # fmt: skip
 

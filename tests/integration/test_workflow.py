@@ -20,29 +20,13 @@ import psycopg
 import pytest
 
 from mdw_migrate.catalogue import CATALOGUE, workflow
-from mdw_migrate.engine.spec import EntitySpec
 from mdw_migrate.engine.validate import validate_entity
 from mdw_migrate.legacy.generator import generate
 
 from ..helpers import Legacy, by_key, fresh_target, issue_ids, outcomes, rows, run, scalar, uuids
+from ..unit.test_workflow_spec import GROUP, SPECS
 
 SCALE = 0.01
-GROUP = (
-    "team_members",
-    "technicians",
-    "roles",
-    "role_permissions",
-    "technician_roles",
-    "categories",
-    "templates",
-    "template_roles",
-    "template_view_groups",
-    "template_products",
-    "template_predecessors",
-    "product_roles",
-    "product_successors",
-)
-SPECS: dict[str, EntitySpec] = {spec.name: spec for spec in workflow.ENTITIES}
 # Categories and templates in batches of ten: a parent with a higher id than its child is then
 # often in a later batch.
 SMALL_BATCH = 10
