@@ -42,6 +42,9 @@ def run(
     batch_size: int = 50,
     dry_run: bool = False,
     workers: int = 1,
+    resume: bool = False,
+    should_stop: Callable[[], bool] = lambda: False,
+    reporter: QuietReporter | None = None,
 ) -> RunOutcome:
     names = CATALOGUE.resolve(selection)
     options = RunOptions(
@@ -55,6 +58,8 @@ def run(
         source_identity={"database": "test-source"},
         target_identity={"database": "test-target"},
         workers=workers,
+        resume=resume,
+        should_stop=should_stop,
         open_source=lambda: _open_source(source_conninfo),
         open_target=lambda: psycopg.connect(target_conninfo, autocommit=True),
     )
@@ -64,7 +69,7 @@ def run(
     ):
         source.read_only = True
         source.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
-        return migrate(CATALOGUE, names, source, target, options, QuietReporter())
+        return migrate(CATALOGUE, names, source, target, options, reporter or QuietReporter())
 
 
 def _open_source(conninfo: str) -> psycopg.Connection[Any]:

@@ -71,7 +71,7 @@ class Settings(BaseSettings):
     db_sslrootcert: str | None = None
 
     mdw_home: Path = Path(".mdw")
-    # Keys the legacy-id -> UUID derivation; see engine/control.py.
+    # Keys the legacy-id -> UUID derivation; see state/deployment.py.
     mdw_id_secret: SecretStr | None = None
 
     @field_validator("log_level", "db_sslmode", mode="before")

@@ -1,8 +1,10 @@
 """Opens the two sides: configured servers, or the embedded one for a side left unconfigured.
 
-Every connection the tool opens is a `CleanConnection`: whatever it changed in its session
+Every connection this module opens is a `CleanConnection`: whatever it changed in its session
 (settings, temporary tables) is discarded before it is closed, so a session pooler that hands
-the server connection to its next client hands it back as it found it.
+the server connection to its next client hands it back as it found it. (The generator and the
+demo's database reset connect on their own: they only ever touch the embedded server or a
+source that `generate --force` empties.)
 """
 
 from __future__ import annotations
@@ -89,7 +91,9 @@ def check_session_state(ep: Endpoint) -> None:
             before = _backend_pid(first)
             with connect(ep) as second:
                 held = _backend_pid(second)
-                after = _backend_pid(first)
+                # Decided already when the second connection got the first one's server;
+                # asking the first one again could then wait on a pool of one server.
+                after = before if held == before else _backend_pid(first)
                 second.rollback()
     except psycopg.Error as exc:
         # PgBouncer in statement mode: "transaction blocks not allowed in statement pooling
@@ -107,11 +111,9 @@ def check_session_state(ep: Endpoint) -> None:
 
 def open_source(ep: Endpoint) -> Conn:
     """A read-only session; its first statement opens a REPEATABLE READ snapshot that lasts
-    until the connection is closed (parallel workers import it)."""
-    conn = connect(ep, autocommit=True)
-    # A session setting, not a startup option: poolers refuse unknown startup parameters.
-    conn.execute("SET default_transaction_read_only = on")
-    conn.autocommit = False
+    until the connection is closed (parallel workers import it). Every transaction is
+    `BEGIN READ ONLY`; no session setting is changed (a pooled legacy server keeps none)."""
+    conn = connect(ep)
     conn.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
     conn.read_only = True
     return conn
@@ -119,6 +121,15 @@ def open_source(ep: Endpoint) -> Conn:
 
 def open_target(ep: Endpoint, statement_timeout_ms: int) -> Conn:
     conn = connect(ep, autocommit=True)
+    try:
+        _configure_target(conn, statement_timeout_ms)
+    except BaseException:
+        conn.close()
+        raise
+    return conn
+
+
+def _configure_target(conn: Conn, statement_timeout_ms: int) -> None:
     # Batches commit asynchronously (a crash of the target server may lose the last few,
     # together with their checkpoints, so a resume redoes them); the run's final commit
     # is synchronous and flushes all of them.
@@ -135,7 +146,6 @@ def open_target(ep: Endpoint, statement_timeout_ms: int) -> Conn:
     # is retried (with backoff) instead of hanging.
     lock_ms = min(30_000, statement_timeout_ms) if statement_timeout_ms else 30_000
     conn.execute("SELECT set_config('lock_timeout', %s, false)", [str(lock_ms)])
-    return conn
 
 
 @contextmanager
@@ -144,9 +154,11 @@ def source_session(ep: Endpoint) -> Iterator[Conn]:
     try:
         yield conn
     finally:
-        if not conn.broken:
-            conn.rollback()
-        conn.close()
+        try:
+            if not conn.broken:
+                conn.rollback()
+        finally:
+            conn.close()
 
 
 @contextmanager

@@ -27,6 +27,7 @@ class Code(StrEnum):
     UNKNOWN_ENTITY = "UNKNOWN_ENTITY"
     CONFIRMATION_REQUIRED = "CONFIRMATION_REQUIRED"
     SOURCE_NOT_EMPTY = "SOURCE_NOT_EMPTY"
+    RUN_IN_PROGRESS = "RUN_IN_PROGRESS"
     # The databases are not what the tool needs.
     CONNECTION_FAILED = "CONNECTION_FAILED"
     POOLER_TRANSACTION_MODE = "POOLER_TRANSACTION_MODE"
@@ -55,6 +56,7 @@ class Code(StrEnum):
     INTERRUPTED = "INTERRUPTED"
     ABORTED = "ABORTED"
     UNEXPECTED_ERROR = "UNEXPECTED_ERROR"
+    LOCAL_IO_ERROR = "LOCAL_IO_ERROR"
 
 
 # Codes that mean "the tool declined to start", not "something broke" (the audit's `refused`).
@@ -70,6 +72,8 @@ REFUSALS = frozenset(
         Code.SCHEMA_CONFLICT,
         Code.DEPENDENCY_NOT_MET,
         Code.DEPENDENTS_EXIST,
+        Code.RUN_IN_PROGRESS,
+        Code.ABORTED,
     }
 )
 
@@ -221,7 +225,7 @@ def pooler_transaction_mode(host: str, port: int, mode: str) -> MigrationError:
 
 
 def from_database_error(
-    exc: Exception, entity: str | None = None, command: str = "migrate"
+    exc: Exception, entity: str | None = None, command: str | None = None
 ) -> MigrationError:
     """A database error that retries did not cure, in the contract's shape. Only the error
     class and SQLSTATE are kept: the server's message may quote row values. `--resume` is

@@ -16,7 +16,7 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
-from .engine.validate import SECURITY, Check, EntityValidation
+from .engine.validate import SECURITY, SECURITY_LISTS, Check, EntityValidation
 
 CHECK_ORDER = ["accounting", "record_count", "referential_integrity", "data_quality", "money"]
 _SECRET_WORDS = ("password", "secret", "token", "key", "conninfo", "dsn", "url")
@@ -155,14 +155,6 @@ def _note(checks: list[Check]) -> str:
     return ""
 
 
-_SECURITY_LISTS = (
-    ("rlsDisabled", "Tables in an exposed schema with row-level security off"),
-    ("privileges", "Objects PUBLIC, anon or authenticated hold a privilege on"),
-    ("mutableSearchPath", "Functions without a fixed search_path"),
-    ("definerViews", "Views in an exposed schema that run with their owner's rights"),
-)
-
-
 def _security_section(results: Sequence[EntityValidation]) -> list[str]:
     """What Supabase's Data API roles could reach of the tool's objects: nothing, or a list."""
     check = next((c for r in results for c in r.checks if c.type == SECURITY), None)
@@ -175,7 +167,7 @@ def _security_section(results: Sequence[EntityValidation]) -> list[str]:
         ["API roles in the database", _e(", ".join(d.get("apiRoles") or []) or "none")],
         ["Schemas the Data API serves", _e(", ".join(d.get("exposedSchemas") or []))],
     ]
-    for key, label in _SECURITY_LISTS:
+    for key, label in SECURITY_LISTS:
         items = [str(x) for x in d.get(key) or []]
         cell = (
             f'<td class="failed">{_e(", ".join(items))}</td>'

@@ -42,6 +42,8 @@ def kind(obj: dict[str, Any]) -> str:
         return "status"
     if "removed" in obj:
         return "rollback"
+    if "applied" in obj and "versions" in obj:
+        return "schema_apply"
     return "other"
 
 
@@ -89,6 +91,7 @@ def test_json_outputs_match_their_schemas(
         "validation",
         "status",
         "rollback",
+        "schema_apply",
         "summary",
     }
     assert endings["migrate patients --json"] == "error"

@@ -327,3 +327,41 @@ def test_an_infrastructure_error_is_retried_then_stops_the_run_and_rejects_no_ro
     assert len(retried) == 2
     assert scalar(target, "SELECT count(*) FROM migration.row_outcomes") == 0
     assert scalar(target, "SELECT count(*) FROM profiles") == 0
+
+
+def test_a_second_run_on_the_same_target_is_refused_before_it_writes(
+    source: str, create_database: Callable[[str], str]
+) -> None:
+    """Two runs on the same rows would each take the other's inserts for rows that fail."""
+    target = fresh_target(create_database, "SELECT 1")
+    with psycopg.connect(target, autocommit=True) as other_run:
+        other_run.execute("SELECT pg_advisory_lock(hashtext('mdw-migrate run'))")
+        with pytest.raises(MigrationError) as err:
+            run(source, target, "offices")
+        assert err.value.code == "RUN_IN_PROGRESS" and err.value.refused
+    assert scalar(target, "SELECT count(*) FROM migration.runs") == 0
+    assert scalar(target, "SELECT count(*) FROM offices") == 0
+    # Once the other run is over, the same command goes through.
+    assert run(source, target, "offices").results[0].status == "completed"
+
+
+def test_a_violation_in_the_tools_own_tables_is_not_a_rows_fault(
+    create_database: Callable[[str], str],
+) -> None:
+    from mdw_migrate.engine.failures import is_row_error
+
+    target = fresh_target(create_database, "SELECT 1")
+    with psycopg.connect(target, autocommit=True) as conn:
+        conn.execute(
+            "INSERT INTO migration.row_outcomes VALUES (%s, 1, 'rejected', 'X', NULL, %s, 1)",
+            ["offices", "00000000-0000-0000-0000-000000000000"],
+        )
+        with pytest.raises(psycopg.errors.UniqueViolation) as own:
+            conn.execute(
+                "INSERT INTO migration.row_outcomes VALUES (%s, 1, 'rejected', 'X', NULL, %s, 1)",
+                ["offices", "00000000-0000-0000-0000-000000000000"],
+            )
+        with pytest.raises(psycopg.errors.NotNullViolation) as data:
+            conn.execute("INSERT INTO public.offices (legacy_office_id) VALUES (NULL)")
+    assert not is_row_error(own.value)
+    assert is_row_error(data.value)

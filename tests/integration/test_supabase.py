@@ -228,3 +228,63 @@ def test_an_existing_table_of_the_same_shape_is_adopted_and_locked(
             " FROM pg_class WHERE oid = 'public.offices'::regclass"
         ).fetchone()
     assert row == (True, False)
+
+
+def test_the_api_roles_can_call_no_function_and_use_no_sequence_of_the_tool(
+    pg_server: embedded.EmbeddedServer, project: dict[str, Any]
+) -> None:
+    dbname = project["dbname"]
+    with psycopg.connect(pg_server.admin_conninfo(dbname)) as conn:
+        functions = [
+            str(r[0])
+            for r in conn.execute(
+                "SELECT p.oid::regprocedure::text FROM pg_proc p"
+                " JOIN pg_namespace n ON n.oid = p.pronamespace WHERE n.nspname = ANY(%s)",
+                [list(supabase.TOOL_SCHEMAS)],
+            ).fetchall()
+        ]
+        assert len(functions) >= 9  # the transform helpers and the audit trigger
+        for role in supabase.API_ROLES:
+            callable_by_role = conn.execute(
+                "SELECT f FROM unnest(%s::text[]) f"
+                " WHERE has_function_privilege(%s, f::regprocedure, 'EXECUTE')",
+                [functions, role],
+            ).fetchall()
+            assert callable_by_role == [], role
+            sequences = conn.execute(
+                "SELECT c.oid::regclass::text FROM pg_class c JOIN pg_namespace n"
+                " ON n.oid = c.relnamespace WHERE c.relkind = 'S'"
+                " AND (n.nspname = ANY(%s) OR n.nspname = 'public')"
+                " AND CASE WHEN c.relkind = 'S'"
+                "     THEN has_sequence_privilege(%s, c.oid, 'USAGE, SELECT, UPDATE') END",
+                [list(supabase.TOOL_SCHEMAS), role],
+            ).fetchall()
+            assert sequences == [], role
+    # And as the Data API would try it: a call is refused.
+    conninfo = psycopg.conninfo.make_conninfo(
+        host=pg_server.socket_dir, port=str(pg_server.port), user="authenticator", dbname=dbname
+    )
+    with psycopg.connect(conninfo) as api, pytest.raises(psycopg.errors.InsufficientPrivilege):
+        api.execute("SET ROLE anon")
+        api.execute("SELECT migration.clean_text('x')")
+
+
+def test_a_declined_rollback_changes_nothing_and_is_audited_as_refused(
+    project: dict[str, Any], tmp_path: Path
+) -> None:
+    from mdw_migrate import api
+
+    before = scalar(project["target"], "SELECT count(*) FROM doctor_notes")
+    config = api.Config(workdir=tmp_path)
+    asked: list[list[str]] = []
+
+    def decline(names: list[str]) -> bool:
+        asked.append(names)
+        return False
+
+    result = api.rollback(config, "doctor_notes", confirm=decline)
+    assert asked == [["doctor_notes"]]
+    assert result.declined and result.ok and result.verdict.startswith("Rollback declined")
+    assert scalar(project["target"], "SELECT count(*) FROM doctor_notes") == before > 0
+    record = json.loads((tmp_path / "audit" / "audit.jsonl").read_text().splitlines()[-1])
+    assert (record["outcome"], record["errorCode"]) == ("refused", "ABORTED")

@@ -1,11 +1,6 @@
-"""The activity group: files, order_files, case_files, tasks, messages, team_communications,
-message_attachments, message_roles, treatment_discussions, customer_feedback, doctor_notes,
-system_messages.
-
-Unit tests of the rules (the keyword classifier and the file maps run as SQL on the real
-server), then the group end to end on a generated legacy database, checked field by field
-against the source rows with the rules recomputed here in Python.
-"""
+"""The activity group's specs, without a database: the keyword classifier in Python, and
+the specs' consistency. The same keyword cases (`TRICKY`) are run as SQL by the integration
+tests."""
 
 from __future__ import annotations
 

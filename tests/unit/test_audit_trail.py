@@ -1,5 +1,5 @@
-"""The audit trail: masking, the hash chain and what `verify` catches, concurrent appends, and
-the copy in `migration.audit_log`."""
+"""The audit trail file, without a database: masking, the hash chain and what `verify`
+catches, concurrent appends. (The copy in `migration.audit_log` is an integration test.)"""
 
 from __future__ import annotations
 

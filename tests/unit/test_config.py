@@ -190,3 +190,21 @@ def test_an_unknown_variable_with_our_prefix_is_named_in_a_warning(
     result = run_cli("status", "--json")
     assert "warning: DB_SSLMOD in the environment" in result.output
     assert contract_error(result.output)["error"]["code"] == "CONNECTION_FAILED"
+
+
+def test_a_scale_the_generator_cannot_take_is_a_usage_error(clean_env: Path) -> None:
+    for command in (["generate", "--scale", "0"], ["demo", "--scale", "-1"]):
+        result = run_cli(*command)
+        assert result.exit_code == 2, command
+        assert "Traceback" not in result.output and "scale" in result.output
+
+
+def test_an_unwritable_logs_folder_is_a_contract_error_not_a_traceback(
+    clean_env: Path,
+) -> None:
+    (clean_env / "logs").write_text("a file where the folder should be")
+    result = run_cli("migrate", "core", "--json")
+    assert result.exit_code == 3 and isinstance(result.exception, SystemExit)
+    error = contract_error(result.output)["error"]
+    assert error["code"] == "LOCAL_IO_ERROR"
+    assert "logs" in error["message"]

@@ -1,9 +1,5 @@
-"""The synthetic legacy database generator, against the real embedded PostgreSQL.
-
-Expected schemas, volumes and quirk counts are written here from the spec
-(shared/spec/legacy-schema.md) or recomputed independently (in Python or other SQL), never read
-back from the generator's own tables.
-"""
+"""The generator's volume plan, without a database: the spec's volume table
+(shared/spec/legacy-schema.md), scaled tables against fixed ones, and bad arguments."""
 
 from __future__ import annotations
 

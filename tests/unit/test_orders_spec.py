@@ -1,10 +1,6 @@
-"""The orders group (courses, products, teams, orders, jaws, cases, order_cases, order_states,
-projects, treatment_plans, brackets): unit tests of the specs and their SQL rules, then the
-group migrated from a generated legacy database and checked field by field.
-
-The expected values are recomputed here in Python from the source rows, independently of the
-SQL the engine generates.
-"""
+"""The orders group's specs, without a database: targets, legacy columns, dependencies,
+reason codes, the enum maps and the phases. The maps here are the spec's, written again from
+mapping.md; the integration tests check the migrated rows against them."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""Unit tests of the transformation rules, run on the real server where the rule is SQL."""
+"""The transformation rules written in Python (Python literals read as JSON), without a
+database."""
 
 from __future__ import annotations
 

@@ -1,13 +1,5 @@
-"""The workflow group (team_members, technicians, roles, role_permissions, technician_roles,
-categories, templates, template_roles and the template and product junctions): unit tests of
-the specs and of the technician role classifier (run as SQL on the real server), then the group
-migrated from a generated legacy database and checked field by field.
-
-The generator has no quirks for most of these tables (dangling roles, duplicate links...): the
-`legacy` fixture adds a few rows of its own to the generated database, each named below, and
-the expected outcomes are recomputed here in Python from the source rows, independently of the
-SQL the engine generates.
-"""
+"""The workflow group's specs, without a database: targets, dependencies, reason codes,
+link rules, the category self-reference, and the role classifier's rules as data."""
 
 from __future__ import annotations
 

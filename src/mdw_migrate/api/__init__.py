@@ -4,7 +4,12 @@ returning a typed result (`Ended` and its kinds) that says how the command ended
 
 from __future__ import annotations
 
+from ..engine.context import BatchStats, EntityResult
+from ..engine.migrate import RunOutcome
+from ..engine.validate import SECURITY_LISTS, Check, EntityValidation
+from ..legacy.generator import GenerationReport
 from .commands import (
+    audit_verify,
     demo,
     generate,
     migrate,
@@ -17,6 +22,7 @@ from .commands import (
 )
 from .config import Config
 from .results import (
+    AuditVerified,
     Demonstrated,
     Ended,
     Generated,
@@ -29,19 +35,30 @@ from .results import (
     Validated,
     validation_verdict,
 )
+from .trail import contract_errors
 
 __all__ = [
+    "SECURITY_LISTS",
+    "AuditVerified",
+    "BatchStats",
+    "Check",
     "Config",
     "Demonstrated",
     "Ended",
+    "EntityResult",
+    "EntityValidation",
     "Generated",
+    "GenerationReport",
     "Migrated",
     "Plan",
     "RolledBack",
+    "RunOutcome",
     "SchemaApplied",
     "SecurityChecked",
     "Status",
     "Validated",
+    "audit_verify",
+    "contract_errors",
     "demo",
     "generate",
     "migrate",

@@ -4,18 +4,17 @@ is audited when it changes or checks the target, and raises contract errors only
 
 from __future__ import annotations
 
+import dataclasses
 import getpass
-import json
 import os
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import TypeVar
 
 import psycopg
 from psycopg import sql
 
-from .. import databases, report, state
+from .. import audit, databases, state
 from ..catalogue import CATALOGUE, LEGACY_TABLES
 from ..config import EMBEDDED_TARGET_DB
 from ..engine import rollback as rollback_engine
@@ -26,8 +25,10 @@ from ..engine.validate import EntityValidation, validate_security, validate_sele
 from ..errors import Code, UsageError
 from ..legacy import generator
 from ..target import schema as target_schema
+from . import files
 from .config import Config
 from .results import (
+    AuditVerified,
     Demonstrated,
     Ended,
     Generated,
@@ -39,7 +40,7 @@ from .results import (
     Status,
     Validated,
 )
-from .trail import Trail, audited
+from .trail import Trail, audited, contract_errors
 
 E = TypeVar("E", bound=Ended)
 
@@ -52,7 +53,7 @@ def schema_apply(config: Config) -> SchemaApplied:
     """Creates or upgrades the target schema, after checking nothing it would create already
     exists with another shape, and locks down everything the tool owns."""
     with audited(config, "schema apply", {}) as trail:
-        endpoints = trail.endpoints = config.connect()
+        endpoints = config.connect(resolved=trail.resolved)
         with databases.connect(endpoints.target, autocommit=True) as conn:
             applied = target_schema.apply(conn)
             versions = target_schema.versions(conn)
@@ -103,7 +104,7 @@ def migrate(
                 details={"entities": len(names)},
                 suggestion="Name one entity: mdw-migrate migrate <entity> --checkpoint N",
             )
-        endpoints = trail.endpoints = config.connect()
+        endpoints = config.connect(resolved=trail.resolved)
         options = _run_options(
             config,
             endpoints,
@@ -121,7 +122,7 @@ def migrate(
             config, endpoints, names, options, reporter or SilentReporter(), validate
         )
         if validations:
-            _write_validation(config, validations, selection)
+            files.write_validation(config, validations, selection)
         trail.counts = dict(outcome.counts())
         return _ended(trail, Migrated.of(outcome, validations, selection))
 
@@ -181,14 +182,15 @@ def _run(
     validate: bool,
 ) -> tuple[RunOutcome, list[EntityValidation]]:
     timeout = config.settings.migration_timeout
-    with (
-        databases.source_session(endpoints.source) as source,
-        databases.target_session(endpoints.target, timeout) as target,
-    ):
-        outcome = run_migration(CATALOGUE, names, source, target, options, reporter)
+    with databases.source_session(endpoints.source) as source:
+        with databases.target_session(endpoints.target, timeout) as target:
+            outcome = run_migration(CATALOGUE, names, source, target, options, reporter)
         validations: list[EntityValidation] = []
         if validate and not options.dry_run:
-            validations = validate_selection(CATALOGUE, names, source, target, config.id_secret)
+            # A connection of its own: the run's may have been replaced by a retry. The
+            # source is the run's, so the checks read the snapshot that was migrated.
+            with databases.target_session(endpoints.target, timeout) as target:
+                validations = validate_selection(CATALOGUE, names, source, target, config.id_secret)
     return outcome, validations
 
 
@@ -198,7 +200,7 @@ def validate(config: Config, selection: str) -> Validated:
     final = selection.strip().lower() == "final"
     with audited(config, "validate", {"selection": selection}) as trail:
         names = CATALOGUE.resolve("all" if final else selection)
-        endpoints = trail.endpoints = config.connect()
+        endpoints = config.connect(resolved=trail.resolved)
         with (
             databases.source_session(endpoints.source) as source,
             databases.target_session(endpoints.target, config.settings.migration_timeout) as target,
@@ -206,10 +208,10 @@ def validate(config: Config, selection: str) -> Validated:
             results = validate_selection(CATALOGUE, names, source, target, config.id_secret)
             if final:
                 results.append(validate_security(target, target_schema.public_tables()))
-        _write_validation(config, results, selection)
+        files.write_validation(config, results, selection)
         trail.counts = {"entities": len(results), "failed": sum(not v.passed for v in results)}
         html = (
-            _write_html(config, results, "MDW migration: final validation", endpoints)
+            files.write_html(config, results, "MDW migration: final validation", endpoints)
             if final
             else None
         )
@@ -218,9 +220,10 @@ def validate(config: Config, selection: str) -> Validated:
 
 def security_check(config: Config) -> SecurityChecked:
     """What Supabase's Data API roles could reach of the tool's objects (reads only)."""
-    endpoints = config.connect(writes_target=False)
-    with databases.connect(endpoints.target, autocommit=True) as target:
-        return SecurityChecked.of(validate_security(target, target_schema.public_tables()))
+    with contract_errors("security"):
+        endpoints = config.connect(writes_target=False)
+        with databases.connect(endpoints.target, autocommit=True) as target:
+            return SecurityChecked.of(validate_security(target, target_schema.public_tables()))
 
 
 def rollback(
@@ -228,14 +231,14 @@ def rollback(
     selection: str,
     *,
     yes: bool = False,
-    confirm: Callable[[list[str]], None] | None = None,
+    confirm: Callable[[list[str]], bool] | None = None,
 ) -> RolledBack:
     """Deletes, in reverse dependency order, the rows the tool created for a phase or entity,
-    after copying them to migration_backup. Unless `yes`, `confirm` is asked first (it raises
-    to refuse); without either, CONFIRMATION_REQUIRED."""
+    after copying them to migration_backup. Unless `yes`, `confirm(entities)` is asked first;
+    without either, CONFIRMATION_REQUIRED. Declining changes nothing and is no failure."""
     with audited(config, "rollback", {"selection": selection, "yes": yes}) as trail:
         names = CATALOGUE.resolve(selection)
-        endpoints = trail.endpoints = config.connect()
+        endpoints = config.connect(resolved=trail.resolved)
         with databases.target_session(endpoints.target, config.settings.migration_timeout) as t:
             rollback_engine.check_rollback(CATALOGUE, names, t)
             if not yes:
@@ -245,26 +248,33 @@ def rollback(
                         message="rollback deletes migrated rows and needs confirmation",
                         suggestion="Run it on a terminal, or add --yes",
                     )
-                confirm(names)
+                if not confirm(names):
+                    trail.ended("refused", Code.ABORTED)
+                    return RolledBack(
+                        verdict="Rollback declined: nothing was changed",
+                        totals={"entities": 0, "rowsRemoved": 0},
+                        declined=True,
+                    )
             stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
             backups = rollback_engine.rollback(CATALOGUE, names, t, stamp)
-        metadata = _write_backup_metadata(config, selection, stamp, endpoints, backups)
-        removed = {b.entity: b.rows for b in backups}
-        trail.counts = {"removed": removed}
-        return RolledBack(
-            verdict=f"Rolled back {len(backups)} entities: {sum(removed.values()):,} row(s)"
-            f" removed, copies in migration_backup; metadata {metadata}",
-            totals={"entities": len(backups), "rowsRemoved": sum(removed.values())},
-            backups=backups,
-            metadata=metadata,
+        metadata = files.write_backup_metadata(config, selection, stamp, endpoints, backups)
+        result = RolledBack(backups=backups, metadata=metadata)
+        removed = sum(result.removed.values())
+        trail.counts = {"removed": result.removed}
+        result.totals = {"entities": len(backups), "rowsRemoved": removed}
+        result.verdict = (
+            f"Rolled back {len(backups)} entities: {removed:,} row(s) removed, copies in"
+            f" migration_backup; metadata {metadata}"
         )
+        return result
 
 
 def status(config: Config) -> Status:
     """Per entity: state, counts, last checkpoint and last run."""
-    endpoints = config.connect(writes_target=False)
-    with databases.connect(endpoints.target, autocommit=True) as conn:
-        items = state.progress.status_rows(conn, CATALOGUE.order(CATALOGUE.entities))
+    with contract_errors("status"):
+        endpoints = config.connect(writes_target=False)
+        with databases.connect(endpoints.target, autocommit=True) as conn:
+            items = state.progress.status_rows(conn, CATALOGUE.order(CATALOGUE.entities))
     states = [item["state"] for item in items]
     return Status(
         verdict=f"{states.count('completed')} of {len(items)} entities completed",
@@ -278,8 +288,9 @@ def status(config: Config) -> Status:
 
 def generate(config: Config, *, scale: float, seed: int, force: bool) -> Generated:
     """Fills the (empty) source with a synthetic legacy database."""
-    endpoints = config.connect(writes_target=False)
-    made = _generate(endpoints, scale, seed, force)
+    with contract_errors("generate"):
+        endpoints = config.connect(writes_target=False)
+        made = _generate(endpoints, scale, seed, force)
     rows = sum(made.tables.values())
     return Generated(
         verdict=f"Generated {rows:,} rows in {len(made.tables)} tables",
@@ -291,6 +302,9 @@ def generate(config: Config, *, scale: float, seed: int, force: bool) -> Generat
 def _generate(
     endpoints: databases.Endpoints, scale: float, seed: int, force: bool
 ) -> generator.GenerationReport:
+    # The generator connects on its own; this says CONNECTION_FAILED the way every other
+    # command does when the source cannot be reached.
+    databases.connect(endpoints.source).close()
     conninfo = psycopg.conninfo.make_conninfo(**endpoints.source.conninfo_kwargs())
     try:
         return generator.generate(conninfo, scale=scale, seed=seed, force=force)
@@ -314,10 +328,28 @@ def demo(
 ) -> Demonstrated:
     """The embedded server, a synthetic legacy database, the schema, `migrate all`, validation
     and the HTML report; it never touches a configured database."""
-    config.embedded_only = True
+    # Its own Config, whose settings are read afresh with both sides embedded.
+    config = dataclasses.replace(config, embedded_only=True)
+    with contract_errors("demo"):
+        return _demo(config, scale, seed, batch_size, reporter, step)
+
+
+def _demo(
+    config: Config,
+    scale: float,
+    seed: int,
+    batch_size: int | None,
+    reporter: Reporter | None,
+    step: Callable[[str, bool], None],
+) -> Demonstrated:
     step(f"Starting the embedded PostgreSQL under {config.settings.mdw_home}/", False)
     endpoints = config.connect()
-    assert endpoints.server is not None
+    if endpoints.server is None or not (endpoints.source.embedded and endpoints.target.embedded):
+        raise UsageError(
+            code=Code.USAGE,
+            message="The demo runs on the embedded server only",
+            suggestion="Run it with a Config whose settings were not read yet",
+        )
     _reset_database(endpoints.server.admin_conninfo(), EMBEDDED_TARGET_DB)
     step(f"Generating the synthetic legacy database (scale {scale})", False)
     made = _generate(endpoints, scale, seed, force=True)
@@ -346,9 +378,9 @@ def demo(
     )
     with databases.connect(endpoints.target, autocommit=True) as conn:
         validations.append(validate_security(conn, target_schema.public_tables()))
-    _write_validation(config, validations, "all")
+    files.write_validation(config, validations, "all")
     migrated = Migrated.of(outcome, validations, "all")
-    html = _write_html(config, validations, "MDW migration demo: validation", endpoints)
+    html = files.write_html(config, validations, "MDW migration demo: validation", endpoints)
     return Demonstrated(
         status=migrated.status,
         verdict=migrated.verdict,
@@ -366,59 +398,6 @@ def _reset_database(admin_conninfo: str, dbname: str) -> None:
             sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(dbname))
         )
         conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(dbname)))
-
-
-def _write_validation(config: Config, validations: list[EntityValidation], selection: str) -> Path:
-    directory = config.logs_dir
-    directory.mkdir(parents=True, exist_ok=True)
-    path = directory / f"validation-{selection}-{datetime.now(UTC):%Y%m%dT%H%M%S}.json"
-    path.write_text(json.dumps([v.to_contract() for v in validations], indent=2, default=str))
-    return path
-
-
-def _write_html(
-    config: Config,
-    validations: list[EntityValidation],
-    title: str,
-    endpoints: databases.Endpoints,
-) -> Path:
-    now = datetime.now(UTC)
-    html_text = report.render_html(
-        validations,
-        title=title,
-        generated_at=now,
-        source=endpoints.source.identity(),
-        target=endpoints.target.identity(),
-    )
-    return report.write_report(config.logs_dir, html_text, f"{now:%Y%m%dT%H%M%S}")
-
-
-def _write_backup_metadata(
-    config: Config,
-    selection: str,
-    stamp: str,
-    endpoints: databases.Endpoints,
-    backups: list[rollback_engine.Backup],
-) -> Path:
-    """./backups/rollback-<stamp>.json: counts, legacy id ranges, checksums and where the
-    restorable copies are (tables in the target's migration_backup schema); no row content."""
-    directory = config.backups_dir
-    directory.mkdir(parents=True, exist_ok=True)
-    path = directory / f"rollback-{selection}-{stamp}.json"
-    path.write_text(
-        json.dumps(
-            {
-                "createdAt": datetime.now(UTC).isoformat(),
-                "selection": selection,
-                "target": endpoints.target.identity(),
-                "entities": [b.to_dict() for b in backups],
-                "restore": "INSERT INTO public.<table> SELECT * FROM <restorableCopy>, then"
-                " 'mdw-migrate migrate <entity>' rebuilds the id map with the same UUIDs",
-            },
-            indent=2,
-        )
-    )
-    return path
 
 
 def plan() -> Plan:
@@ -440,3 +419,19 @@ def plan() -> Plan:
         phases={k: CATALOGUE.order(v) for k, v in CATALOGUE.phases.items()},
         legacy_tables=fates,
     )
+
+
+def audit_verify(config: Config) -> AuditVerified:
+    """Checks that no record of ./audit/ was edited, removed, inserted or reordered."""
+    with contract_errors("audit"):
+        found = audit.verify(config.audit_dir)
+    result = AuditVerified(
+        verdict=f"Audit trail intact: {found.records} record(s), chain verified",
+        totals={"records": found.records, "problems": len(found.problems)},
+        records=found.records,
+        problems=found.problems,
+    )
+    if not found.ok:
+        result.status, result.failure = "failed", Code.AUDIT_LOG_DAMAGED
+        result.verdict = f"Audit trail damaged: {len(found.problems)} problem(s)"
+    return result

@@ -60,10 +60,17 @@ class Config:
     def backups_dir(self) -> Path:
         return self.workdir / "backups"
 
-    def connect(self, *, writes_target: bool = True) -> databases.Endpoints:
-        """Resolves both sides, announces them, and makes sure the target connection keeps
+    def connect(
+        self,
+        *,
+        writes_target: bool = True,
+        resolved: Callable[[databases.Endpoints], None] = lambda _: None,
+    ) -> databases.Endpoints:
+        """Resolves both sides, announces them (and tells `resolved`, so that an audit record
+        names them even if a check refuses them), and makes sure the target connection keeps
         its session state before the command writes anything."""
         endpoints = databases.resolve(self.settings)
+        resolved(endpoints)
         self.announce(
             f"source {endpoints.source.describe()} -> target {endpoints.target.describe()}"
         )

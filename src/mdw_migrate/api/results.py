@@ -10,7 +10,7 @@ from typing import Any
 
 from ..engine.migrate import RunOutcome
 from ..engine.rollback import Backup
-from ..engine.validate import SECURITY, EntityValidation
+from ..engine.validate import SECURITY, SECURITY_LISTS, EntityValidation
 from ..errors import Code
 from ..legacy.generator import GenerationReport
 
@@ -105,7 +105,13 @@ class Validated(Ended):
     @classmethod
     def of(cls, results: list[EntityValidation], report: Path | None) -> Validated:
         failed = sum(not v.passed for v in results)
-        totals: dict[str, Any] = {"entities": len(results), "failed": failed}
+        entities = [v for v in results if v.entity != SECURITY]
+        totals: dict[str, Any] = {
+            "entities": len(entities),
+            "failed": sum(not v.passed for v in entities),
+        }
+        if len(entities) < len(results):
+            totals["securityPassed"] = failed == totals["failed"]
         if report is not None:
             totals["report"] = str(report)
         validated = cls(totals=totals, results=results, report=report)
@@ -122,10 +128,7 @@ class SecurityChecked(Ended):
     @classmethod
     def of(cls, result: EntityValidation) -> SecurityChecked:
         details = result.checks[0].details
-        problems = sum(
-            len(details[k])
-            for k in ("rlsDisabled", "privileges", "mutableSearchPath", "definerViews")
-        )
+        problems = sum(len(details[key]) for key, _ in SECURITY_LISTS)
         totals = {
             "tablesChecked": details["tablesChecked"],
             "functionsChecked": details["functionsChecked"],
@@ -147,6 +150,8 @@ class SecurityChecked(Ended):
 class RolledBack(Ended):
     backups: list[Backup] = field(default_factory=list)
     metadata: Path | None = None
+    # The operator answered no: nothing was changed.
+    declined: bool = False
 
     @property
     def removed(self) -> dict[str, int]:
@@ -176,3 +181,9 @@ class Plan:
     phases: dict[str, list[str]]
     # legacy table -> {"entity": ..., "state": implemented | planned}
     legacy_tables: dict[str, dict[str, str]]
+
+
+@dataclass
+class AuditVerified(Ended):
+    records: int = 0
+    problems: list[str] = field(default_factory=list)

@@ -17,11 +17,10 @@ from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 import click
-import psycopg
 from rich.console import Console
 
-from .. import __version__, api, audit
-from ..errors import EXIT_FAILED, Code, MigrationError, UsageError, from_database_error
+from .. import __version__, api
+from ..errors import EXIT_FAILED, MigrationError
 from . import output
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -50,6 +49,11 @@ def normalize_argv(argv: Sequence[str]) -> list[str]:
     elif command == "migrate" and rest[:1] == ["rollback"]:
         command, rest = "rollback", rest[1:]
     return [command, target, *rest]
+
+
+# The generator's own bounds, so that a bad value is a usage error before anything runs.
+SCALE = click.FloatRange(min=0, min_open=True, max=100)
+SEED = click.IntRange(0, 2**63 - 1)
 
 
 def json_option(func: F) -> F:
@@ -111,18 +115,10 @@ def rendered(command: str, as_json: bool, selection: str | None = None) -> Itera
     out = Out(f"{command} {selection}" if selection else command, as_json)
     error: MigrationError | None = None
     try:
-        yield out
+        with api.contract_errors(command):
+            yield out
     except MigrationError as exc:
         error = exc
-    except psycopg.Error as exc:
-        log.error(
-            "database error",
-            extra={
-                "action": "error",
-                "details": {"error": type(exc).__name__, "sqlstate": exc.sqlstate},
-            },
-        )
-        error = from_database_error(exc, command=command)
     if error is not None:
         fail(error, as_json)
     if as_json:
@@ -147,8 +143,8 @@ def cli() -> None:
 
 
 @cli.command()
-@click.option("--scale", type=float, default=0.01, show_default=True)
-@click.option("--seed", type=int, default=42, show_default=True)
+@click.option("--scale", type=SCALE, default=0.01, show_default=True)
+@click.option("--seed", type=SEED, default=42, show_default=True)
 @click.option("--force", is_flag=True, help="Replace the legacy tables of a non-empty source.")
 @json_option
 def generate(scale: float, seed: int, force: bool, as_json: bool) -> None:
@@ -342,18 +338,16 @@ def security_check(as_json: bool) -> None:
 def rollback(selection: str, yes: bool, as_json: bool) -> None:
     """Delete the rows the tool created for a phase or entity (reverse dependency order)."""
 
-    def confirm(names: list[str]) -> None:
-        if not sys.stdin.isatty():
-            raise UsageError(
-                code=Code.CONFIRMATION_REQUIRED,
-                message="rollback deletes migrated rows and needs confirmation",
-                suggestion="Run it on a terminal, or add --yes",
-            )
-        click.confirm(f"Delete the migrated rows of {', '.join(names)}?", abort=True)
+    def confirm(names: list[str]) -> bool:
+        return click.confirm(f"Delete the migrated rows of {', '.join(names)}?")
 
     with rendered("rollback", as_json, selection) as out:
-        result = out.result = api.rollback(out.config, selection, yes=yes, confirm=confirm)
-        if as_json:
+        result = out.result = api.rollback(
+            out.config, selection, yes=yes, confirm=confirm if sys.stdin.isatty() else None
+        )
+        if result.declined:
+            console.print(result.verdict, highlight=False)
+        elif as_json:
             output.emit_json(
                 {
                     "status": "success",
@@ -375,27 +369,26 @@ def audit_group() -> None:
 @json_option
 def audit_verify(as_json: bool) -> None:
     """Check that no audit record was edited, removed, inserted or reordered."""
-    result = audit.verify(api.Config().audit_dir)
-    if as_json:
-        output.emit_json(
-            {
-                "status": "success" if result.ok else "error",
-                "records": result.records,
-                "problems": result.problems,
-            }
-        )
-    elif result.ok:
-        console.print(f"Audit trail intact: {result.records} record(s), chain verified.")
-    else:
-        err_console.print(f"[bold red]Audit trail damaged[/] ({result.records} record(s)):")
-        for problem in result.problems:
-            err_console.print(f"  {problem}")
-        err_console.print(
-            "[bold]What to do:[/] keep this copy as evidence, and compare it with"
-            " migration.audit_log in the target database"
-        )
-    if not result.ok:
-        sys.exit(EXIT_FAILED)
+    with rendered("audit verify", as_json) as out:
+        result = out.result = api.audit_verify(out.config)
+        if as_json:
+            output.emit_json(
+                {
+                    "status": "success" if result.ok else "error",
+                    "records": result.records,
+                    "problems": result.problems,
+                }
+            )
+        elif result.ok:
+            console.print(f"{result.verdict}.", highlight=False)
+        else:
+            err_console.print(f"[bold red]{result.verdict}[/] ({result.records} record(s)):")
+            for problem in result.problems:
+                err_console.print(f"  {problem}")
+            err_console.print(
+                "[bold]What to do:[/] keep this copy as evidence, and compare it with"
+                " migration.audit_log in the target database"
+            )
 
 
 @cli.command()
@@ -414,8 +407,8 @@ def status(as_json: bool) -> None:
 
 
 @cli.command()
-@click.option("--scale", type=float, default=0.01, show_default=True)
-@click.option("--seed", type=int, default=42, show_default=True)
+@click.option("--scale", type=SCALE, default=0.01, show_default=True)
+@click.option("--seed", type=SEED, default=42, show_default=True)
 @click.option("--batch-size", type=click.IntRange(1, 1_000_000), default=None)
 def demo(scale: float, seed: int, batch_size: int | None) -> None:
     """Embedded PostgreSQL, a synthetic legacy database, schema, migrate all, validate.

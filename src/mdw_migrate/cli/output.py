@@ -24,11 +24,18 @@ from rich.progress import (
 )
 from rich.table import Table
 
-from ..api import Migrated, Plan, RolledBack
-from ..engine.context import BatchStats, EntityResult
-from ..engine.migrate import RunOutcome
-from ..engine.validate import Check, EntityValidation
-from ..legacy.generator import GenerationReport
+from ..api import (
+    SECURITY_LISTS,
+    BatchStats,
+    Check,
+    EntityResult,
+    EntityValidation,
+    GenerationReport,
+    Migrated,
+    Plan,
+    RolledBack,
+    RunOutcome,
+)
 
 
 def rss_mb() -> float:
@@ -283,12 +290,7 @@ def security_table(check: Check) -> Table:
     table.add_row("functions checked", f"{d['functionsChecked']:,}")
     table.add_row("API roles present", ", ".join(d["apiRoles"]) or "none (plain PostgreSQL)")
     table.add_row("exposed schemas", ", ".join(d["exposedSchemas"]))
-    for key, label in (
-        ("rlsDisabled", "row-level security off"),
-        ("privileges", "open to PUBLIC / anon / authenticated"),
-        ("mutableSearchPath", "functions without a fixed search_path"),
-        ("definerViews", "views running with their owner's rights"),
-    ):
+    for key, label in SECURITY_LISTS:
         items = d[key]
         table.add_row(label, "[green]none[/]" if not items else f"[bold red]{', '.join(items)}[/]")
     return table
@@ -346,7 +348,8 @@ def print_plan(console: Console, plan: Plan) -> None:
         table.add_row(str(i), name, description, ", ".join(deps) or "-")
     console.print(table)
     fates = plan.legacy_tables
-    tables = Table(title=f"Legacy tables: {len(fates)} of {len(fates)} accounted for")
+    done = sum(fate["state"] == "implemented" for fate in fates.values())
+    tables = Table(title=f"Legacy tables: {done} of {len(fates)} accounted for")
     for header in ("legacy table", "entity", "state"):
         tables.add_column(header)
     for name, fate in fates.items():

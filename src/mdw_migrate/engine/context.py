@@ -78,9 +78,9 @@ class SilentReporter:
 @dataclass
 class RunContext:
     run_id: uuid.UUID
-    secret: bytes
-    batch_size: int
-    max_retry_attempts: int
+    secret: bytes = field(repr=False)
+    batch_size: int = 5000
+    max_retry_attempts: int = 3
     # True when the operator chose the batch size: it then applies to every entity.
     batch_size_forced: bool = False
     dry_run: bool = False

@@ -27,7 +27,14 @@ from tenacity import (
 )
 
 from .. import state
-from ..errors import Code, CriticalError, MigrationError, MinorError, RetryableError
+from ..errors import (
+    Code,
+    CriticalError,
+    MigrationError,
+    MinorError,
+    RetryableError,
+    pooler_transaction_mode,
+)
 from ..errors import from_database_error as contract_error
 from ..state import BatchKeys
 from . import batch, sqlgen
@@ -52,11 +59,16 @@ _LOCKS_AND_TIMEOUTS = (
 
 
 def is_row_error(exc: BaseException) -> bool:
-    sqlstate = getattr(exc, "sqlstate", None) or ""
+    """Only a data exception or an integrity violation (SQLSTATE classes 22 and 23) of the
+    target's data can come from a row's own values; one raised by the tool's own state tables
+    (migration.*) cannot."""
+    if not isinstance(exc, psycopg.Error):
+        return False
+    sqlstate = exc.sqlstate or ""
     return (
-        isinstance(exc, psycopg.Error)
-        and sqlstate[:2] in ("22", "23")
+        sqlstate[:2] in ("22", "23")
         and sqlstate not in NOT_ROW_ERRORS
+        and exc.diag.schema_name != state.SCHEMA
     )
 
 
@@ -104,13 +116,21 @@ def source_lost(entity: str, exc: BaseException) -> CriticalError:
 
 
 def classify(session: Session, entity: str, exc: psycopg.Error) -> MigrationError:
-    if is_row_error(exc):
-        return RowFailure(exc, entity)
     if session.source.broken or session.source.closed:
         return source_lost(entity, exc)
-    final = contract_error(exc, entity)
+    final = contract_error(exc, entity, "migrate")
+    if session.target_moved():
+        # The target's session changed server under the batch: a transaction pooler that
+        # the check before the run could not see (it handed the same server back then).
+        return pooler_transaction_mode(
+            session.target.info.host, session.target.info.port, "transaction"
+        )
     if not session.source_ok:
-        return final  # the source's transaction, the run's snapshot, is gone
+        # The source's transaction, the run's snapshot, is gone: whatever the class, the
+        # error came from the source side, not from a row the target refused.
+        return final
+    if is_row_error(exc):
+        return RowFailure(exc, entity)
     if session.target_lost and (session.ctx.open_target is None or session.ctx.dry_run):
         return final
     return TransientFailure(final, exc)

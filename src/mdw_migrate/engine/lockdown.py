@@ -214,10 +214,10 @@ def lock_down(conn: Conn, public_tables: Sequence[str] = ()) -> int:
         # regprocedure's text is the function's quoted name with its argument types.
         function = sql.SQL(signature)
         if granted:
-            conn.execute(sql.SQL("REVOKE ALL ON FUNCTION {} FROM {}").format(function, who))
+            conn.execute(sql.SQL("REVOKE ALL ON ROUTINE {} FROM {}").format(function, who))
         if mutable:
             conn.execute(
-                sql.SQL("ALTER FUNCTION {} SET search_path = pg_catalog, pg_temp").format(function)
+                sql.SQL("ALTER ROUTINE {} SET search_path = pg_catalog, pg_temp").format(function)
             )
         changed += granted or mutable
     for schema, granted in found.schemas:

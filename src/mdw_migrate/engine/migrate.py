@@ -58,7 +58,7 @@ class RunOptions:
     batch_size_forced: bool
     max_retry_attempts: int
     dry_run: bool
-    id_secret_env: str | None
+    id_secret_env: str | None = field(repr=False)
     command: str
     arguments: dict[str, Any]
     source_identity: dict[str, Any]
@@ -89,13 +89,14 @@ def migrate(
     specs = [s for n in names if isinstance(s := catalogue.entities[n], EntitySpec)]
     preflight.check_source(source, specs)
     preflight.check_target(target, specs)
-    catalogue.check_dependencies(names, state.progress.states(target))
-    if options.dry_run:
-        # Everything below happens in one transaction that is rolled back: the report is
-        # exact (later entities see earlier ones) and nothing is written.
-        with target.transaction(force_rollback=True):
-            return _run(catalogue, names, source, target, options, reporter)
-    return _run(catalogue, names, source, target, options, reporter)
+    with state.runs.exclusive(target):
+        catalogue.check_dependencies(names, state.progress.states(target))
+        if options.dry_run:
+            # Everything below happens in one transaction that is rolled back: the report is
+            # exact (later entities see earlier ones) and nothing is written.
+            with target.transaction(force_rollback=True):
+                return _run(catalogue, names, source, target, options, reporter)
+        return _run(catalogue, names, source, target, options, reporter)
 
 
 def _run(
@@ -144,30 +145,28 @@ def _run(
         names = [n for n in names if states.get(n) != "completed" or n in forced]
         outcome.entities = list(names)
     status = "failed"
-    # The runner may replace a lost target connection; the run's record goes through the
-    # one that is alive at the end.
-    connections = [target]
+    # A retry may replace a lost target connection; the run's record goes through the one
+    # that is alive at the end, and a replacement is closed here (the caller owns `target`).
+    session = Session(source, target, ctx)
     try:
-        parallel = _can_fan_out(options) and len(names) > 1
-        if parallel:
-            _run_parallel(catalogue, names, source, options, ctx, reporter, outcome)
+        if ctx.parallel and len(names) > 1:
+            _run_parallel(catalogue, names, ctx, reporter, outcome)
         else:
             for name in names:
-                result, connections[0] = _run_one(
-                    catalogue, name, source, connections[0], ctx, reporter
-                )
-                outcome.results.append(result)
+                outcome.results.append(_run_one(catalogue, name, session, reporter))
                 if outcome.interrupted:
                     break
         status = "interrupted" if outcome.interrupted else "completed"
     finally:
         outcome.ended_at = datetime.now(UTC)
-        target = connections[0]
-        if not target.broken and target.info.transaction_status != TransactionStatus.INERROR:
-            with target.transaction():
-                target.execute("SET LOCAL synchronous_commit = on")
+        live = session.target
+        if not live.broken and live.info.transaction_status != TransactionStatus.INERROR:
+            with live.transaction():
+                live.execute("SET LOCAL synchronous_commit = on")
                 final = "dry_run" if options.dry_run else status
-                state.runs.end(target, run_id, final, outcome.counts())
+                state.runs.end(live, run_id, final, outcome.counts())
+        if live is not target:
+            live.close()
     return outcome
 
 
@@ -187,22 +186,17 @@ def _export_snapshot(source: Conn) -> str:
     return str(row[0])
 
 
-def _run_one(
-    catalogue: Catalogue, name: str, source: Conn, target: Conn, ctx: RunContext, reporter: Reporter
-) -> tuple[EntityResult, Conn]:
-    """Runs one entity; returns its result and the target connection alive afterwards."""
+def _run_one(catalogue: Catalogue, name: str, session: Session, reporter: Reporter) -> EntityResult:
+    """Runs one entity on the session (whose target a retry may replace)."""
     spec = catalogue.entities[name]
     if isinstance(spec, ArchiveSpec):
-        return ArchiveRunner(source, target, ctx, reporter).run(spec), target
-    session = Session(source, target, ctx)
-    return EntityRunner(session, reporter).run(spec), session.target
+        return ArchiveRunner(session.source, session.target, session.ctx, reporter).run(spec)
+    return EntityRunner(session, reporter).run(spec)
 
 
 def _run_parallel(
     catalogue: Catalogue,
     names: Sequence[str],
-    source: Conn,
-    options: RunOptions,
     ctx: RunContext,
     reporter: Reporter,
     outcome: RunOutcome,
@@ -215,21 +209,19 @@ def _run_parallel(
 
     def work(name: str) -> EntityResult:
         with worker_session(worker_ctx) as session:
-            return _run_one(catalogue, name, session.source, session.target, worker_ctx, reporter)[
-                0
-            ]
+            return _run_one(catalogue, name, session, reporter)
 
     selected = set(names)
     pending = list(names)
     done: set[str] = set()
     results: dict[str, EntityResult] = {}
-    with ThreadPoolExecutor(max_workers=options.workers, thread_name_prefix="mdw") as pool:
+    with ThreadPoolExecutor(max_workers=ctx.workers, thread_name_prefix="mdw") as pool:
         running: dict[Future[EntityResult], str] = {}
         error: BaseException | None = None
         while pending or running:
             if error is None and not worker_ctx.should_stop():
                 for name in list(pending):
-                    if len(running) >= options.workers:
+                    if len(running) >= ctx.workers:
                         break
                     deps = [d for d in catalogue.entities[name].deps if d in selected]
                     if all(d in done for d in deps):

@@ -62,7 +62,7 @@ def rollback(catalogue: Catalogue, names: Sequence[str], target: Conn, stamp: st
     """
     check_rollback(catalogue, names, target)
     backups: list[Backup] = []
-    with target.transaction():
+    with state.runs.exclusive(target), target.transaction():
         target.execute("CREATE SCHEMA IF NOT EXISTS migration_backup")
         for name in reversed(catalogue.order(names)):
             spec = catalogue.entities[name]

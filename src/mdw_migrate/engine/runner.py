@@ -31,8 +31,8 @@ class EntityRunner:
         self.session = session
         self.reporter = reporter
 
-    def repair(self, spec: EntitySpec) -> Callable[[Session], None]:
-        """How a session (this one, or a range worker's) gets fresh staging tables."""
+    def preparer(self, spec: EntitySpec) -> Callable[[Session], None]:
+        """What gives a session (this one, or a range worker's) fresh staging tables."""
 
         def prepare(session: Session) -> None:
             keys = BatchKeys(spec.name, session.ctx.run_id, 0)
@@ -47,8 +47,8 @@ class EntityRunner:
         total = int(row[0]) if row else 0
         size = ctx.batch_size_for(total)
         result = EntityResult(entity=spec.name, source_rows=total)
-        repair = self.repair(spec)
-        repair(session)
+        prepare = self.preparer(spec)
+        prepare(session)
         begin = passes.start(ctx, session.source, session.target, spec, size)
         with session.target.transaction():
             if begin.continues:
@@ -66,16 +66,25 @@ class EntityRunner:
                 if bulk.table_is_empty(session.target, spec.target):
                     bulk.defer(session.target, spec.name, spec.target)
         try:
-            if begin.ranges:
-                done = passes.run_ranges(session, spec, self.reporter, repair, size, begin.ranges)
-            elif begin.key is None and ctx.can_split(total):
+            ranges = begin.ranges
+            if not ranges and begin.key is None and ctx.can_split(total):
                 assert row is not None
-                planned = passes.plan_ranges(
+                ranges = passes.plan_ranges(
                     session.target, spec, ctx.workers, int(row[2]), int(row[1])
                 )
-                done = passes.run_ranges(session, spec, self.reporter, repair, size, planned)
+            if ranges:
+                done = passes.run_ranges(session, spec, self.reporter, prepare, size, ranges)
+                if not ctx.should_stop():
+                    # A resumed split pass reads a newer snapshot than the one its ranges
+                    # were cut from: rows added since sit above the last range.
+                    tail = passes.Pass(session, spec, self.reporter, prepare).run(
+                        size, done.last_key, None
+                    )
+                    done.batches += tail.batches
+                    done.processed += tail.processed
+                    done.last_key = tail.last_key
             else:
-                done = passes.Pass(session, spec, self.reporter, repair).run(size, begin.key, None)
+                done = passes.Pass(session, spec, self.reporter, prepare).run(size, begin.key, None)
         finally:
             # Constraints come back whether the pass completed or stopped; if the connection
             # is gone, state.deferred keeps them for the entity's next run.

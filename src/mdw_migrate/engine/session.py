@@ -3,11 +3,13 @@ theirs: on the run's exported source snapshot, both speaking UTF-8."""
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from psycopg import sql
+from psycopg.pq import TransactionStatus
 
 from .context import Conn, RunContext
 
@@ -19,6 +21,12 @@ def use_utf8(conn: Conn) -> None:
         conn.execute("SET client_encoding TO 'UTF8'")
 
 
+def backend_pid(conn: Conn) -> int:
+    row = conn.execute("SELECT pg_backend_pid()").fetchone()
+    assert row is not None
+    return int(row[0])
+
+
 @dataclass
 class Session:
     """The source and target connections of one worker. The target may be replaced when it
@@ -27,11 +35,21 @@ class Session:
     source: Conn
     target: Conn
     ctx: RunContext
+    # The target's server session, to notice a pooler that swaps it between transactions.
+    target_pid: int = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.target_pid = backend_pid(self.target)
+
+    def target_moved(self) -> bool:
+        """True when the target connection now talks to another server session than it did
+        (only a transaction pooler does that); asked after a failure, never per batch."""
+        if self.target_lost or self.target.info.transaction_status != TransactionStatus.IDLE:
+            return False
+        return backend_pid(self.target) != self.target_pid
 
     @property
     def source_ok(self) -> bool:
-        from psycopg.pq import TransactionStatus
-
         return not (
             self.source.broken
             or self.source.closed
@@ -44,7 +62,11 @@ class Session:
 
     def reopen_target(self) -> None:
         assert self.ctx.open_target is not None
+        lost = self.target
         self.target = self.ctx.open_target()
+        self.target_pid = backend_pid(self.target)
+        with contextlib.suppress(Exception):  # it is broken already; closing frees the socket
+            lost.close()
 
 
 @contextmanager

@@ -11,6 +11,7 @@ from typing import Any
 
 import psycopg
 from psycopg import ClientCursor
+from psycopg.pq import TransactionStatus
 
 from . import sqlgen
 from .context import Conn
@@ -32,7 +33,8 @@ def pipe(source: Conn, target: Conn, copy_out: str, copy_in: str) -> int:
     try:
         return _copy(source, target, copy_out, copy_in)
     finally:
-        if not source.broken:
+        # Not on a failed transaction: that would replace the error that failed it.
+        if not source.broken and source.info.transaction_status != TransactionStatus.INERROR:
             source.execute("SET client_encoding TO 'UTF8'")
 
 
@@ -85,6 +87,8 @@ def prepare(source: Conn, target: Conn, spec: EntitySpec, params: dict[str, Any]
     with target.transaction():
         target.execute(f"DROP TABLE IF EXISTS {sqlgen.STAGE}, {sqlgen.WORK}")
         target.execute(sqlgen.create_stage(columns).encode())
-        # CREATE TABLE AS cannot take server-side parameters: bind on the client once.
+        # CREATE TABLE AS cannot take server-side parameters, so they are bound on the
+        # client, as text in the statement: the UUID secret must not be among them (only the
+        # columns' types matter here, and they do not depend on its value).
         with ClientCursor(target) as cur:
-            cur.execute(sqlgen.create_work(spec), params)
+            cur.execute(sqlgen.create_work(spec), {**params, "secret": b""})

@@ -5,7 +5,7 @@ One module per table: `deployment` (the id secret), `runs`, `progress` (per enti
 `ranges` (key ranges of a split entity), `id_map`, `outcomes` (excluded and rejected rows),
 `issues` (data-quality issues), `deferred` (constraints of a bulk load), `audit_log`, and
 `versions` (schema steps and country aliases). Batch statements take the named parameters
-of `BatchParams`; the engine's SQL generator hands in SELECTs over the batch's `work` table
+of `BatchKeys`; the engine's SQL generator hands in SELECTs over the batch's `work` table
 and these modules write them into their tables.
 """
 

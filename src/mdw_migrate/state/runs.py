@@ -3,11 +3,41 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from psycopg.types.json import Jsonb
 
+from ..errors import Code, CriticalError
 from ._conn import Conn
+
+# One run that writes (migrate, rollback) at a time per target: two runs on the same rows
+# would take each other's inserts for rows that fail.
+_RUN_LOCK = "SELECT pg_try_advisory_lock(hashtext('mdw-migrate run'))"
+_RUN_UNLOCK = "SELECT pg_advisory_unlock(hashtext('mdw-migrate run'))"
+
+
+@contextmanager
+def exclusive(conn: Conn) -> Iterator[None]:
+    """Holds the target's run lock (a session advisory lock) for the block, or refuses with
+    RUN_IN_PROGRESS when another run holds it."""
+    row = conn.execute(_RUN_LOCK).fetchone()
+    if not row or not row[0]:
+        raise CriticalError(
+            code=Code.RUN_IN_PROGRESS,
+            message="Another mdw-migrate run (migrate or rollback) is writing to this target",
+            suggestion=(
+                "Wait for it to end (migration.runs shows it as running; pg_stat_activity"
+                " shows its sessions as application_name mdw-migrate-target), then run the"
+                " command again"
+            ),
+        )
+    try:
+        yield
+    finally:
+        if not conn.broken:
+            conn.execute(_RUN_UNLOCK)
 
 
 def start(

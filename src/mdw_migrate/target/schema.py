@@ -30,7 +30,9 @@ _SQL = resources.files("mdw_migrate.target") / "sql"
 _REHEARSAL = {"public": "mdw_rehearsal_public", "migration": "mdw_rehearsal_migration"}
 _QUALIFIED = re.compile(r"\b(public|migration)\.")
 _CREATES_SCHEMA = re.compile(r"\bSCHEMA IF NOT EXISTS migration\b")
-_PUBLIC_TABLE = re.compile(r"CREATE TABLE IF NOT EXISTS public\.(\w+)")
+_PUBLIC_TABLE = re.compile(
+    r"CREATE\s+(?:UNLOGGED\s+)?TABLE\s+(?:IF\s+NOT\s+EXISTS\s+)?public\.(\w+)", re.IGNORECASE
+)
 
 
 def steps() -> list[tuple[str, str]]:

@@ -14,12 +14,13 @@ from ..planner import Catalogue
 from ..spec import EntitySpec
 from .entity import DEFAULT_TOLERANCE, SAMPLE_SIZE, validate_entity
 from .result import Check, EntityValidation, status
-from .security import SECURITY, validate_security
+from .security import SECURITY, SECURITY_LISTS, validate_security
 
 __all__ = [
     "DEFAULT_TOLERANCE",
     "SAMPLE_SIZE",
     "SECURITY",
+    "SECURITY_LISTS",
     "Check",
     "EntityValidation",
     "validate",

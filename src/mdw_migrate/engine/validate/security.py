@@ -10,6 +10,13 @@ from .result import Check, EntityValidation, status
 
 # The security check's name, as a check type and as the `entity` of its result.
 SECURITY = "security"
+# Its lists of open objects: (key in the check's details, what it lists).
+SECURITY_LISTS = (
+    ("rlsDisabled", "Tables in an exposed schema with row-level security off"),
+    ("privileges", "Objects PUBLIC, anon or authenticated hold a privilege on"),
+    ("mutableSearchPath", "Functions without a fixed search_path"),
+    ("definerViews", "Views in an exposed schema that run with their owner's rights"),
+)
 
 
 def validate_security(target: Conn, public_tables: Sequence[str]) -> EntityValidation:
