@@ -14,9 +14,9 @@ import psycopg
 Conn = psycopg.Connection[tuple[Any, ...]]
 
 # An entity this large has its key range split over the workers, and bigger batches: a
-# batch's fixed cost (a dozen statements and a commit) spreads over more rows. Measured on
-# system_messages at scale 0.1 (medians of three): 61,800 rows/s with batches of 5,000,
-# 71,500 with 50,000.
+# batch's fixed cost (a dozen statements and a commit) spreads over more rows. Measured on the
+# largest entity at scale 0.1 (medians of three): 61,800 rows/s with batches of 5,000, 71,500
+# with 50,000; BENCHMARKS.md has the others.
 LARGE_ENTITY_ROWS = 200_000
 LARGE_BATCH_SIZE = 50_000
 
