@@ -34,6 +34,22 @@ class QuietReporter:
         self.results.append(result)
 
 
+def run_options(batch_size: int = 50, **overrides: Any) -> RunOptions:
+    """RunOptions with the tests' defaults: a forced batch size, no secret, no identities."""
+    defaults: dict[str, Any] = {
+        "batch_size": batch_size,
+        "batch_size_forced": True,
+        "max_retry_attempts": 2,
+        "dry_run": False,
+        "id_secret_env": None,
+        "command": "test",
+        "arguments": {},
+        "source_identity": {},
+        "target_identity": {},
+    }
+    return RunOptions(**{**defaults, **overrides})
+
+
 def run(
     source_conninfo: str,
     target_conninfo: str,
@@ -47,12 +63,9 @@ def run(
     reporter: QuietReporter | None = None,
 ) -> RunOutcome:
     names = CATALOGUE.resolve(selection)
-    options = RunOptions(
-        batch_size=batch_size,
-        batch_size_forced=True,
-        max_retry_attempts=2,
+    options = run_options(
+        batch_size,
         dry_run=dry_run,
-        id_secret_env=None,
         command=f"migrate {selection}",
         arguments={"selection": selection},
         source_identity={"database": "test-source"},

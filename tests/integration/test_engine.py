@@ -7,12 +7,12 @@ from collections.abc import Callable
 import psycopg
 import pytest
 
-from mdw_migrate.engine.migrate import RunOptions, migrate
+from mdw_migrate.engine.migrate import migrate
 from mdw_migrate.engine.planner import Catalogue
 from mdw_migrate.engine.spec import Col, EntitySpec, Source
 from mdw_migrate.target import schema
 
-from ..helpers import QuietReporter, rows
+from ..helpers import QuietReporter, rows, run_options
 
 SPEC = EntitySpec(
     name="things",
@@ -28,16 +28,9 @@ SPEC = EntitySpec(
 
 
 def _run(source: str, target: str, batch_size: int) -> None:
-    options = RunOptions(
-        batch_size=batch_size,
-        batch_size_forced=True,
+    options = run_options(
+        batch_size,
         max_retry_attempts=0,
-        dry_run=False,
-        id_secret_env=None,
-        command="test",
-        arguments={},
-        source_identity={},
-        target_identity={},
     )
     catalogue = Catalogue(entities={"things": SPEC}, phases={})
     with psycopg.connect(source) as s, psycopg.connect(target, autocommit=True) as t:

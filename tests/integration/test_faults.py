@@ -13,13 +13,13 @@ import pytest
 from mdw_migrate import embedded
 from mdw_migrate.catalogue import CATALOGUE
 from mdw_migrate.engine.context import BatchStats
-from mdw_migrate.engine.migrate import RunOptions, migrate
+from mdw_migrate.engine.migrate import migrate
 from mdw_migrate.engine.validate import validate
 from mdw_migrate.errors import MigrationError
 from mdw_migrate.legacy.generator import generate
 
 from .. import helpers
-from ..helpers import QuietReporter, contract_error, point_at, rows, run, scalar
+from ..helpers import QuietReporter, contract_error, point_at, rows, run, run_options, scalar
 
 
 @pytest.fixture(scope="module")
@@ -119,16 +119,9 @@ def test_a_lost_target_connection_is_reopened_and_the_run_completes(
     target = fresh_target(create_database, "SELECT 1")
     reporter = TerminateAfter(target, "profiles", after_batch=2)
     names = CATALOGUE.resolve("core")
-    options = RunOptions(
-        batch_size=50,
-        batch_size_forced=True,
+    options = run_options(
+        50,
         max_retry_attempts=3,
-        dry_run=False,
-        id_secret_env=None,
-        command="test",
-        arguments={},
-        source_identity={},
-        target_identity={},
         open_target=lambda: psycopg.connect(target, autocommit=True),
     )
     with psycopg.connect(source) as s, psycopg.connect(target, autocommit=True) as t:
@@ -160,16 +153,8 @@ def test_a_lost_source_is_a_critical_error_that_says_to_resume(
                         [dbname],
                     )
 
-    options = RunOptions(
-        batch_size=50,
-        batch_size_forced=True,
-        max_retry_attempts=2,
-        dry_run=False,
-        id_secret_env=None,
-        command="test",
-        arguments={},
-        source_identity={},
-        target_identity={},
+    options = run_options(
+        50,
         open_target=lambda: psycopg.connect(target, autocommit=True),
     )
     with (
@@ -196,16 +181,9 @@ def test_a_held_lock_is_waited_for_then_retried_and_reported(
     holder.execute("LOCK TABLE offices IN ACCESS EXCLUSIVE MODE")  # another session's lock
     release = threading.Timer(1.2, holder.rollback)
     release.start()
-    options = RunOptions(
-        batch_size=50,
-        batch_size_forced=True,
+    options = run_options(
+        50,
         max_retry_attempts=4,
-        dry_run=False,
-        id_secret_env=None,
-        command="test",
-        arguments={},
-        source_identity={},
-        target_identity={},
     )
     logging.getLogger("mdw_migrate").propagate = True
     try:

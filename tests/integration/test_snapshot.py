@@ -15,7 +15,7 @@ from mdw_migrate.engine.migrate import RunOptions, migrate
 from mdw_migrate.legacy.generator import generate
 from mdw_migrate.target import schema
 
-from ..helpers import QuietReporter, _open_source, scalar
+from ..helpers import QuietReporter, _open_source, run_options, scalar
 
 
 class WriteDuringRun(QuietReporter):
@@ -84,16 +84,9 @@ def test_a_run_reads_one_snapshot_while_the_source_changes(
         schema.apply(conn)
     names = CATALOGUE.resolve("orders-with-deps")
     writer = WriteDuringRun(source)
-    options = RunOptions(
-        batch_size=20,
-        batch_size_forced=True,
+    options = run_options(
+        20,
         max_retry_attempts=1,
-        dry_run=False,
-        id_secret_env=None,
-        command="test",
-        arguments={},
-        source_identity={},
-        target_identity={},
         workers=2,
         open_source=lambda: _open_source(source),
         open_target=lambda: psycopg.connect(target, autocommit=True),
