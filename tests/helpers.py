@@ -12,6 +12,7 @@ import psycopg
 import pytest
 from psycopg.rows import dict_row
 
+from mdw_migrate import state
 from mdw_migrate.catalogue import CATALOGUE
 from mdw_migrate.engine.context import BatchStats, EntityResult
 from mdw_migrate.engine.migrate import RunOptions, RunOutcome, migrate
@@ -61,12 +62,19 @@ def run(
     resume: bool = False,
     should_stop: Callable[[], bool] = lambda: False,
     reporter: QuietReporter | None = None,
+    incremental: bool = False,
+    keep_deleted: bool = False,
 ) -> RunOutcome:
     names = CATALOGUE.resolve(selection)
+    if incremental:
+        with psycopg.connect(target_conninfo, autocommit=True) as conn:
+            names = CATALOGUE.with_dependents(names, state.progress.states(conn))
     options = run_options(
         batch_size,
         dry_run=dry_run,
-        command=f"migrate {selection}",
+        incremental=incremental,
+        keep_deleted=keep_deleted,
+        command=f"{'sync' if incremental else 'migrate'} {selection}",
         arguments={"selection": selection},
         source_identity={"database": "test-source"},
         target_identity={"database": "test-target"},
@@ -83,6 +91,12 @@ def run(
         source.read_only = True
         source.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
         return migrate(CATALOGUE, names, source, target, options, reporter or QuietReporter())
+
+
+def sync(source_conninfo: str, target_conninfo: str, selection: str, **kw: Any) -> RunOutcome:
+    """`mdw-migrate sync <selection>` through the engine (the selection's migrated
+    dependants included, as the command does)."""
+    return run(source_conninfo, target_conninfo, selection, incremental=True, **kw)
 
 
 def _open_source(conninfo: str) -> psycopg.Connection[Any]:

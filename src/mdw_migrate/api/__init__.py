@@ -18,6 +18,7 @@ from .commands import (
     schema_apply,
     security_check,
     status,
+    sync,
     validate,
 )
 from .config import Config
@@ -32,6 +33,7 @@ from .results import (
     SchemaApplied,
     SecurityChecked,
     Status,
+    Synced,
     Validated,
     validation_verdict,
 )
@@ -56,6 +58,7 @@ __all__ = [
     "SchemaApplied",
     "SecurityChecked",
     "Status",
+    "Synced",
     "Validated",
     "audit_verify",
     "contract_errors",
@@ -67,6 +70,7 @@ __all__ = [
     "schema_apply",
     "security_check",
     "status",
+    "sync",
     "validate",
     "validation_verdict",
 ]

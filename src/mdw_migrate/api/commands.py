@@ -38,6 +38,7 @@ from .results import (
     SchemaApplied,
     SecurityChecked,
     Status,
+    Synced,
     Validated,
 )
 from .trail import Trail, audited, contract_errors
@@ -123,8 +124,78 @@ def migrate(
         )
         if validations:
             files.write_validation(config, validations, selection)
+        if outcome.backups:
+            files.write_backup_metadata(
+                config, selection, options.backup_stamp, endpoints, outcome.backups, kind="migrate"
+            )
         trail.counts = dict(outcome.counts())
         return _ended(trail, Migrated.of(outcome, validations, selection))
+
+
+def sync(
+    config: Config,
+    selection: str,
+    *,
+    dry_run: bool = False,
+    keep_deleted: bool = False,
+    batch_size: int | None = None,
+    validate: bool = False,
+    workers: int | None = None,
+    reporter: Reporter | None = None,
+    should_stop: Callable[[], bool] = _never,
+) -> Synced:
+    """Brings a migrated phase or entity up to date with the source as it is now: new rows
+    are migrated, changed rows updated under their UUID, rows whose legacy row is gone (or
+    that no longer migrate) deleted after a copy to migration_backup, dependants first. Only
+    the buckets of keys whose fingerprint changed are read. The entities that depend on the
+    selection and were migrated are synced too (a parent's change can change their
+    outcome). `dry_run` (`diff`) writes nothing and reports what a sync would do; a sync
+    that was stopped is resumed by running it again."""
+    arguments = {
+        "selection": selection,
+        "dryRun": dry_run,
+        "keepDeleted": keep_deleted,
+        "batchSize": batch_size,
+        "validate": validate,
+        "workers": workers,
+    }
+    command = "diff" if dry_run else "sync"
+    with audited(config, command, arguments) as trail:
+        chosen = CATALOGUE.resolve(selection)
+        endpoints = config.connect(resolved=trail.resolved)
+        with databases.target_session(endpoints.target, config.settings.migration_timeout) as t:
+            known = state.progress.states(t)
+        names = CATALOGUE.with_dependents(chosen, known)
+        options = dataclasses.replace(
+            _run_options(
+                config,
+                endpoints,
+                selection,
+                arguments,
+                dry_run=dry_run,
+                batch_size=batch_size,
+                workers=workers,
+                resume=False,
+                checkpoints={},
+                restart_batches={},
+                should_stop=should_stop,
+            ),
+            command=f"sync {selection}",
+            incremental=True,
+            keep_deleted=keep_deleted,
+        )
+        outcome, validations = _run(
+            config, endpoints, names, options, reporter or SilentReporter(), validate
+        )
+        if validations:
+            files.write_validation(config, validations, selection)
+        if outcome.backups:
+            files.write_backup_metadata(
+                config, selection, options.backup_stamp, endpoints, outcome.backups, kind="sync"
+            )
+        trail.counts = dict(outcome.counts())
+        added = sorted(set(names) - set(chosen))
+        return _ended(trail, Synced.of(outcome, validations, selection, added))
 
 
 def _ended(trail: Trail, result: E) -> E:

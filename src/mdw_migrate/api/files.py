@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from .. import databases, report
-from ..engine import rollback as rollback_engine
+from ..engine.backup import Backup
 from ..engine.validate import EntityValidation
 from .config import Config
 
@@ -43,13 +43,15 @@ def write_backup_metadata(
     selection: str,
     stamp: str,
     endpoints: databases.Endpoints,
-    backups: list[rollback_engine.Backup],
+    backups: list[Backup],
+    kind: str = "rollback",
 ) -> Path:
-    """./backups/rollback-<stamp>.json: counts, legacy id ranges, checksums and where the
-    restorable copies are (tables in the target's migration_backup schema); no row content."""
+    """./backups/<kind>-<selection>-<stamp>.json (a rollback, or a sync's deletions): counts,
+    legacy id ranges, checksums and where the restorable copies are (tables in the target's
+    migration_backup schema); no row content."""
     directory = config.backups_dir
     directory.mkdir(parents=True, exist_ok=True)
-    path = directory / f"rollback-{selection}-{stamp}.json"
+    path = directory / f"{kind}-{selection}-{stamp}.json"
     path.write_text(
         json.dumps(
             {

@@ -8,8 +8,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..engine.backup import Backup
 from ..engine.migrate import RunOutcome
-from ..engine.rollback import Backup
 from ..engine.validate import SECURITY, SECURITY_LISTS, EntityValidation
 from ..errors import Code
 from ..legacy.generator import GenerationReport
@@ -93,6 +93,72 @@ class Migrated(Ended):
             verb = "Dry run read" if outcome.dry_run else "Migrated"
             checked = f". {validation_verdict(validations)}" if validations else ""
             result.verdict = f"{verb} {done}{checked}"
+        return result
+
+
+@dataclass
+class Synced(Migrated):
+    """A sync (or its dry run, `diff`): per entity what changed, and the source snapshot the
+    target is now in step with."""
+
+    added: list[str] = field(default_factory=list)
+
+    @classmethod
+    def of(  # type: ignore[override]
+        cls,
+        outcome: RunOutcome,
+        validations: list[EntityValidation],
+        selection: str,
+        added: list[str],
+    ) -> Synced:
+        keys = ("inserted", "updated", "unchanged", "deleted", "kept", "outcomeChanges")
+        counts = outcome.counts()
+        sums = {k: sum(c[k] for c in counts.values()) for k in keys}
+        for k in ("migrated", "excluded", "rejected"):
+            sums[k] = sum(c[k] for c in counts.values())
+        snapshot = outcome.snapshot_at.isoformat() if outcome.snapshot_at else None
+        totals: dict[str, Any] = {
+            "entities": len(outcome.results),
+            **sums,
+            "dryRun": outcome.dry_run,
+            "snapshotAt": snapshot,
+            "validated": len(validations),
+            "validationFailed": sum(not v.passed for v in validations),
+        }
+        if outcome.deletions_waiting:
+            totals["deletionsWaiting"] = outcome.deletions_waiting
+        result = cls(
+            totals=totals,
+            run_id=outcome.run_id,
+            outcome=outcome,
+            validations=validations,
+            added=added,
+        )
+        verb = "would insert" if outcome.dry_run else "inserted"
+        done = (
+            f"{len(outcome.results)} entities: {sums['inserted']:,} {verb},"
+            f" {sums['updated']:,} updated, {sums['deleted']:,} deleted,"
+            f" {sums['unchanged']:,} unchanged, {sums['outcomeChanges']:,} outcome changes"
+        )
+        if outcome.interrupted:
+            result.status, result.failure = "interrupted", Code.INTERRUPTED
+            result.resume = f"mdw-migrate sync {selection}"
+            result.verdict = f"Interrupted after {done}; resume with: {result.resume}"
+        elif any(not v.passed for v in validations):
+            result.status, result.failure = "failed", Code.VALIDATION_FAILED
+            result.verdict = f"Synced {done}. {validation_verdict(validations)}"
+        elif outcome.dry_run:
+            result.verdict = f"Dry run (nothing written) of {done}"
+        else:
+            checked = f". {validation_verdict(validations)}" if validations else ""
+            result.verdict = (
+                f"Synced {done}; the target is in step with the source as of {snapshot}{checked}"
+            )
+        if outcome.deletions_waiting and not outcome.interrupted:
+            result.verdict += (
+                f". Deletions of {', '.join(outcome.deletions_waiting)} wait for their"
+                " dependants: run mdw-migrate sync all"
+            )
         return result
 
 

@@ -267,6 +267,79 @@ def migrate(
         output.report_migration(console, result, as_json)
 
 
+@cli.command()
+@click.argument("selection")
+@click.option("--dry-run", is_flag=True, help="Find what changed, write nothing, report.")
+@click.option(
+    "--keep-deleted",
+    is_flag=True,
+    help="Keep rows whose legacy row is gone, marked metadata.legacy_deleted_at.",
+)
+@click.option("--batch-size", type=click.IntRange(1, 1_000_000), default=None)
+@click.option("--validate", "validate_after", is_flag=True, help="Validate after syncing.")
+@click.option("--workers", type=click.IntRange(1, 64), default=None, help="Parallel workers.")
+@json_option
+def sync(
+    selection: str,
+    dry_run: bool,
+    keep_deleted: bool,
+    batch_size: int | None,
+    validate_after: bool,
+    workers: int | None,
+    as_json: bool,
+) -> None:
+    """Bring a migrated phase or entity up to date with the legacy database as it is now.
+
+    New rows are migrated, changed rows updated under their UUID, and rows whose legacy row
+    is gone deleted (dependants first, after a copy to migration_backup). Only the key
+    buckets whose fingerprint changed on the source are read. Entities that depend on the
+    selection are synced too. Ctrl-C or SIGTERM stops after the batch in flight; run the
+    same command again to finish.
+
+    Example: mdw-migrate sync all --validate
+    """
+    _sync(selection, dry_run, keep_deleted, batch_size, validate_after, workers, as_json)
+
+
+@cli.command()
+@click.argument("selection")
+@click.option("--keep-deleted", is_flag=True, help="Report as a --keep-deleted sync would.")
+@json_option
+def diff(selection: str, keep_deleted: bool, as_json: bool) -> None:
+    """What `sync` would change, per entity, writing nothing (sync --dry-run).
+
+    Example: mdw-migrate diff all
+    """
+    _sync(selection, True, keep_deleted, None, False, None, as_json)
+
+
+def _sync(
+    selection: str,
+    dry_run: bool,
+    keep_deleted: bool,
+    batch_size: int | None,
+    validate_after: bool,
+    workers: int | None,
+    as_json: bool,
+) -> None:
+    stop = _stop_on_signals()
+    with rendered("diff" if dry_run else "sync", as_json, selection) as out:
+        reporter = output.JsonReporter() if as_json else output.RichReporter(console)
+        with reporter:
+            result = out.result = api.sync(
+                out.config,
+                selection,
+                dry_run=dry_run,
+                keep_deleted=keep_deleted,
+                batch_size=batch_size,
+                validate=validate_after,
+                workers=workers,
+                reporter=reporter,
+                should_stop=stop.is_set,
+            )
+        output.report_migration(console, result, as_json)
+
+
 def _stop_on_signals() -> threading.Event:
     """The first Ctrl-C or SIGTERM asks the run to stop after the batch in flight (a clean,
     resumable state); a second one stops at once."""

@@ -12,6 +12,7 @@ import time
 from typing import Any
 
 import psutil
+from rich import box
 from rich.console import Console
 from rich.progress import (
     BarColumn,
@@ -201,6 +202,15 @@ def success_object(
             else None,
         },
         "mappings": {"legacyIdsPreserved": result.migrated, "uuidsGenerated": result.migrated},
+        "changes": {
+            "pass": result.pass_kind,
+            "inserted": result.inserted,
+            "updated": result.updated,
+            "unchanged": result.unchanged,
+            "deleted": result.deleted,
+            "kept": result.kept,
+            "outcomeChanges": result.outcome_changes,
+        },
     }
 
 
@@ -221,6 +231,41 @@ def summary_table(outcome: RunOutcome) -> Table:
             human_duration(r.seconds),
             f"{r.rows_per_second:,.0f}",
         )
+    return table
+
+
+def changes_table(outcome: RunOutcome) -> Table:
+    """What the run changed in the target, per entity."""
+    verb = "would change" if outcome.dry_run else "changed"
+    headers = ("entity", "pass", "inserted", "updated", "unchanged", "deleted", "outcome Δ")
+    cells = [
+        (
+            r.entity,
+            r.pass_kind,
+            f"{r.inserted:,}",
+            f"{r.updated:,}",
+            f"{r.unchanged:,}",
+            f"{r.deleted:,}" + (f" (+{r.kept:,} kept)" if r.kept else ""),
+            f"{r.outcome_changes:,}",
+        )
+        for r in outcome.results
+    ]
+    # Compact, each column as wide as its longest cell: at 80 columns nothing is cut.
+    table = Table(
+        title=f"What the run {verb} in the target",
+        box=box.SIMPLE_HEAD,
+        pad_edge=False,
+        padding=0,
+    )
+    for i, header in enumerate(headers):
+        table.add_column(
+            header,
+            justify="left" if i < 2 else "right",
+            no_wrap=True,
+            width=max([len(header), *(len(row[i]) for row in cells)]),
+        )
+    for row in cells:
+        table.add_row(*row)
     return table
 
 
@@ -311,6 +356,8 @@ def report_migration(console: Console, result: Migrated, as_json: bool) -> None:
             emit_json(v.to_contract())
         return
     console.print(summary_table(outcome))
+    if outcome.incremental or any(r.updated or r.deleted or r.unchanged for r in outcome.results):
+        console.print(changes_table(outcome))
     reasons = reasons_table(outcome)
     if reasons is not None:
         console.print(reasons)

@@ -17,7 +17,7 @@ import psycopg
 
 from .. import state
 from ..errors import Code, CriticalError
-from ..state import BatchKeys
+from ..state import MAX_KEY, MIN_KEY, BatchKeys
 from . import lockdown, staging
 from .context import BatchStats, EntityResult, Reporter, RunContext
 from .sqlgen import q
@@ -103,6 +103,7 @@ class ArchiveRunner:
                 batch_no += 1
                 last = stats.last_key
                 result.processed += stats.rows
+                result.add_changes(stats)
                 self.reporter.batch_done(stats)
                 if stats.rows < self.ctx.batch_size:
                     break
@@ -158,18 +159,30 @@ class ArchiveRunner:
                 query,
                 "COPY pg_temp.mdw_archive_stage FROM STDIN (FORMAT BINARY)",
             )
-            if rows == 0:
-                return None
             row = self.target.execute(
                 "SELECT max(legacy_id) FROM pg_temp.mdw_archive_stage"
             ).fetchone()
             hi = int(row[0]) if row and row[0] is not None else 0
-            self.target.execute(
-                f"INSERT INTO legacy_archive.{q(table)} AS a (legacy_id, row)"
+            # The batch owns the keys up to its last one; the last batch all the rest.
+            owned_to = hi if rows >= self.ctx.batch_size else MAX_KEY
+            deleted = self._delete_vanished(table, MIN_KEY if last is None else last, owned_to)
+            if rows == 0:
+                return (
+                    None
+                    if not deleted
+                    else BatchStats(
+                        spec.name, batch_no, 0, 0, 0, 0, last or 0, 0.0, deleted=deleted
+                    )
+                )
+            written = self.target.execute(
+                f"WITH w AS (INSERT INTO legacy_archive.{q(table)} AS a (legacy_id, row)"
                 " SELECT legacy_id, row FROM pg_temp.mdw_archive_stage"
                 " ON CONFLICT (legacy_id) DO UPDATE SET row = EXCLUDED.row,"
-                " archived_at = now() WHERE a.row IS DISTINCT FROM EXCLUDED.row".encode()
-            )
+                " archived_at = now() WHERE a.row IS DISTINCT FROM EXCLUDED.row"
+                " RETURNING (a.xmax = 0) AS inserted) SELECT count(*) FILTER (WHERE inserted),"
+                " count(*) FILTER (WHERE NOT inserted) FROM w".encode()
+            ).fetchone()
+            inserted, updated = (int(written[0]), int(written[1])) if written else (0, 0)
             keys = BatchKeys(spec.name, self.ctx.run_id, batch_no, hi=hi)
             state.progress.checkpoint(self.target, keys)
         return BatchStats(
@@ -181,7 +194,35 @@ class ArchiveRunner:
             rejected=0,
             last_key=hi,
             seconds=time.perf_counter() - started,
+            inserted=inserted,
+            updated=updated,
+            deleted=deleted,
         )
+
+    def _delete_vanished(self, table: str, lo: int, hi: int) -> int:
+        """Archived rows of (lo, hi] the legacy table no longer has: moved to
+        migration_backup.legacy_archive__<table>__<stamp> (created when first needed)."""
+        archived = f"legacy_archive.{q(table)}"
+        vanished = (
+            f"FROM {archived} a WHERE a.legacy_id > {int(lo)} AND a.legacy_id <= {int(hi)}"
+            " AND NOT EXISTS (SELECT 1 FROM pg_temp.mdw_archive_stage s"
+            " WHERE s.legacy_id = a.legacy_id)"
+        )
+        found = self.target.execute(f"SELECT EXISTS (SELECT 1 {vanished})".encode()).fetchone()
+        if not found or not found[0]:
+            return 0
+        copy = f"migration_backup.{q(f'legacy_archive__{table}__{self.ctx.backup_stamp}')}"
+        self.target.execute("CREATE SCHEMA IF NOT EXISTS migration_backup")
+        self.target.execute(
+            f"CREATE TABLE IF NOT EXISTS {copy} (LIKE {archived} INCLUDING DEFAULTS)".encode()
+        )
+        lockdown.lock_down(self.target)
+        moved = self.target.execute(
+            f"WITH d AS (DELETE FROM {archived} AS a USING (SELECT a.legacy_id {vanished}) AS v"
+            f" WHERE a.legacy_id = v.legacy_id RETURNING a.*) INSERT INTO {copy}"
+            " SELECT * FROM d".encode()
+        ).rowcount
+        return max(moved, 0)
 
 
 def validate_archive(spec: ArchiveSpec, source: Conn, target: Conn) -> dict[str, tuple[int, int]]:

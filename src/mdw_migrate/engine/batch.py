@@ -21,15 +21,26 @@ from .spec import EntitySpec
 @dataclass(frozen=True)
 class Window:
     """Which rows a batch reads: up to `size` source rows after `last_key` (from the start
-    when None), within `upper` (a split entity's key range), of range `range_no`."""
+    when None), within `upper` (a split entity's key range), of range `range_no`; or, for a
+    sync, exactly the keys of `spans` ((lo, hi] each: buckets whose fingerprint changed).
+
+    A batch owns the keys it covers, not only the rows it reads: a target row in them whose
+    legacy row is gone is taken out. The last batch of a pass (fewer rows than `size`) covers
+    everything up to `upper`, or to the end. `tracked`: the entity was migrated before, so
+    the legacy ids whose mapping changes are recorded for its dependants.
+    """
 
     last_key: int | None
     size: int
     upper: int | None = None
     range_no: int | None = None
+    spans: tuple[tuple[int, int], ...] = ()
+    tracked: bool = False
 
     @property
     def lo(self) -> int:
+        if self.spans:
+            return min(lo for lo, _ in self.spans)
         return state.MIN_KEY if self.last_key is None else self.last_key
 
 
@@ -39,56 +50,122 @@ def params(session: Session, keys: BatchKeys) -> dict[str, Any]:
 
 
 def run(session: Session, spec: EntitySpec, batch_no: int, window: Window) -> BatchStats | None:
-    """The batch after `window.last_key`; None when the source has no row left there."""
+    """The batch after `window.last_key` (or of `window.spans`); None when there is nothing
+    left there, in the source or in the target."""
     started = time.perf_counter()
     target = session.target
     keys = BatchKeys(spec.name, session.ctx.run_id, batch_no, lo=window.lo)
     with target.transaction():
         target.execute(f"TRUNCATE {sqlgen.STAGE}, {sqlgen.WORK}")
-        rows = staging.into_stage(
-            session.source,
-            target,
-            sqlgen.source_batch_query(spec, window.last_key, window.size, window.upper),
-        )
-        if rows == 0:
-            return None
-        if rows >= window.size:
+        if window.spans:
+            query = sqlgen.source_spans_query(spec, window.spans)
+        else:
+            query = sqlgen.source_batch_query(spec, window.last_key, window.size, window.upper)
+        rows = staging.into_stage(session.source, target, query)
+        full = not window.spans and rows >= window.size
+        if full:
             rows += _complete_last_key(session, spec)
         duplicates = _split_duplicates(target, spec)
         target.execute(sqlgen.fill_work(spec).encode(), params(session, keys))
         apply_fallbacks(target, spec)
         counts = target.execute(sqlgen.BATCH_COUNTS).fetchone()
         assert counts is not None
-        migrated, excluded, rejected, hi = (int(v) for v in counts)
-        keys = keys.up_to(hi)
-        state.outcomes.clear(target, keys)
-        state.issues.clear(target, keys)
+        migrated, excluded, rejected = (int(v) for v in counts[:3])
+        last_read = None if counts[3] is None else int(counts[3])
+        if window.spans:
+            keys = BatchKeys(
+                spec.name,
+                session.ctx.run_id,
+                batch_no,
+                lo=keys.lo,
+                hi=max(hi for _, hi in window.spans),
+                spans=window.spans,
+            )
+        else:
+            # A full batch ends at its last key; the last one covers the rest of the range.
+            end = window.upper if window.upper is not None else state.MAX_KEY
+            keys = keys.up_to(last_read if full and last_read is not None else end)
         fresh_row = target.execute(
             sqlgen.range_is_fresh(spec).encode(), params(session, keys)
         ).fetchone()
         fresh = bool(fresh_row and fresh_row[0])
-        write = sqlgen.insert_target(spec) if fresh else sqlgen.upsert_target(spec)
-        target.execute(write.encode(), params(session, keys))
-        state.id_map.record(target, sqlgen.MIGRATED_IDS, keys, fresh=fresh)
+        if rows == 0 and fresh and not window.spans:
+            return None
+        stats = BatchStats(
+            entity=spec.name,
+            batch_no=batch_no,
+            rows=rows,
+            migrated=migrated,
+            excluded=excluded,
+            rejected=rejected,
+            last_key=last_read if last_read is not None else keys.lo,
+            seconds=0.0,
+        )
+        unmapped: list[int] = []
+        if not fresh:
+            unmapped = _take_out(session, spec, keys, stats)
+        state.outcomes.clear(target, keys)
+        state.issues.clear(target, keys)
+        if fresh:
+            stats.inserted = max(
+                target.execute(sqlgen.insert_target(spec).encode(), params(session, keys)).rowcount,
+                0,
+            )
+        else:
+            written = target.execute(
+                sqlgen.upsert_counted(spec).encode(), params(session, keys)
+            ).fetchone()
+            assert written is not None
+            stats.inserted, stats.updated = int(written[0]), int(written[1])
+        mapped = state.id_map.record(target, sqlgen.MIGRATED_IDS, keys, fresh=fresh)
+        if not fresh:
+            state.deletions.settle(target, sqlgen.MIGRATED_KEYS, keys)
+        if window.tracked:
+            state.changes.record(target, unmapped + mapped, keys)
         if excluded or rejected:
             state.outcomes.record(target, sqlgen.OUTCOMES, keys)
         if duplicates:
             state.outcomes.reject_duplicates(target, keys, duplicates)
-            rejected += len(duplicates)
+            stats.rejected += len(duplicates)
         issues = sqlgen.flagged_issues(spec)
         if issues:
             state.issues.record(target, issues, keys)
-        commit_checkpoint(target, keys, window.range_no)
-    return BatchStats(
-        entity=spec.name,
-        batch_no=batch_no,
-        rows=rows,
-        migrated=migrated,
-        excluded=excluded,
-        rejected=rejected,
-        last_key=hi,
-        seconds=time.perf_counter() - started,
+        state.fingerprints.store(target, keys)
+        if window.spans:
+            state.progress.touch(target, keys)
+        else:
+            commit_checkpoint(target, keys.up_to(stats.last_key), window.range_no)
+    stats.seconds = time.perf_counter() - started
+    return stats
+
+
+def take_out_rejected(
+    session: Session, spec: EntitySpec, window: Window, keys: BatchKeys, stats: BatchStats
+) -> None:
+    """Before a row the target refused (`keys.hi`, alone in its batch) is rejected: the batch's
+    `work` holds that row alone, rejected, and the batch's keys are reconciled with it."""
+    target = session.target
+    target.execute(f"TRUNCATE {sqlgen.WORK}")
+    target.execute(
+        f"INSERT INTO {sqlgen.WORK} (_legacy_id, _outcome) VALUES (%s, 'rejected')", [keys.hi]
     )
+    unmapped = _take_out(session, spec, keys, stats)
+    if unmapped and window.tracked:
+        state.changes.record(target, unmapped, keys)
+
+
+def _take_out(session: Session, spec: EntitySpec, keys: BatchKeys, stats: BatchStats) -> list[int]:
+    """The batch's mapped rows that no longer migrate leave the id map (and are queued for
+    deletion); with --keep-deleted those whose legacy row is gone stay, marked. Returns the
+    legacy ids unmapped."""
+    target, ctx = session.target, session.ctx
+    stats.outcome_changes = state.outcomes.transitions(target, sqlgen.WORK_OUTCOMES, keys)
+    if ctx.keep_deleted:
+        kept = sqlgen.mark_kept(spec, state.deletions.keep(sqlgen.WORK_KEYS))
+        stats.kept = max(target.execute(kept.encode(), params(session, keys)).rowcount, 0)
+    unmapped = state.deletions.queue(target, sqlgen.WORK_KEYS, keys, keep_absent=ctx.keep_deleted)
+    stats.deleted = len(unmapped)
+    return unmapped
 
 
 def commit_checkpoint(target: Conn, keys: BatchKeys, range_no: int | None) -> None:

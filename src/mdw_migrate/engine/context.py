@@ -6,6 +6,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -31,6 +32,18 @@ class BatchStats:
     rejected: int
     last_key: int
     seconds: float
+    # What the batch changed in the target: rows inserted, updated (the unchanged rest were
+    # not written), taken out (queued for deletion), kept (--keep-deleted), and rows whose
+    # outcome (migrated, excluded, rejected) is not what it was.
+    inserted: int = 0
+    updated: int = 0
+    deleted: int = 0
+    kept: int = 0
+    outcome_changes: int = 0
+
+
+# The target changes an entity's run made, summed over its batches (and its deletions).
+CHANGE_COUNTS = ("inserted", "updated", "deleted", "kept", "outcome_changes")
 
 
 @dataclass
@@ -46,6 +59,22 @@ class EntityResult:
     status: str = "completed"
     reasons: dict[str, int] = field(default_factory=dict)
     issues: dict[str, int] = field(default_factory=dict)
+    inserted: int = 0
+    updated: int = 0
+    deleted: int = 0
+    kept: int = 0
+    outcome_changes: int = 0
+    # "full": every source row read; "changes": only the buckets that changed (a sync).
+    pass_kind: str = "full"
+
+    def add_changes(self, stats: BatchStats) -> None:
+        for name in CHANGE_COUNTS:
+            setattr(self, name, getattr(self, name) + getattr(stats, name))
+
+    @property
+    def unchanged(self) -> int:
+        """Migrated rows the run did not have to write."""
+        return max(self.migrated - self.inserted - self.updated, 0)
 
     @property
     def rows_per_second(self) -> float:
@@ -101,6 +130,14 @@ class RunContext:
     # Operators' mirror of the checkpoints (the database holds the real ones).
     checkpoint_dir: Path | None = None
     checkpoint_frequency: int = 10_000
+    # sync: read only what changed since the last run (fingerprints), where it can.
+    incremental: bool = False
+    # --keep-deleted: rows whose legacy row is gone stay, marked, instead of being deleted.
+    keep_deleted: bool = False
+    # Names the migration_backup copies of rows the run deletes.
+    backup_stamp: str = "run"
+    # When the source snapshot the run reads was taken (the source server's clock).
+    snapshot_at: datetime = field(default_factory=lambda: datetime.now(UTC))
 
     def batch_size_for(self, rows: int) -> int:
         """Rows per batch for an entity of `rows` source rows."""

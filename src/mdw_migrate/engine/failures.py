@@ -211,7 +211,11 @@ def reject_row(
     key = int(row[0])
     keys = BatchKeys(spec.name, session.ctx.run_id, batch_no, lo=window.lo, hi=key)
     target = session.target
+    stats = BatchStats(spec.name, batch_no, 1, 0, 0, 1, key, 0.0)
     with target.transaction():
+        # The keys before it up to the last batch have no source row: taken out like any
+        # batch's, and the row itself no longer migrates if it did.
+        batch.take_out_rejected(session, spec, window, keys, stats)
         state.outcomes.clear(target, keys)
         state.issues.clear(target, keys)
         state.outcomes.reject_load_error(target, keys, key, detail)
@@ -225,7 +229,8 @@ def reject_row(
         },
     )
     check_error_budget(session, spec)
-    return BatchStats(spec.name, batch_no, 1, 0, 0, 1, key, time.perf_counter() - started)
+    stats.seconds = time.perf_counter() - started
+    return stats
 
 
 def error_budget(source_rows: int) -> float:

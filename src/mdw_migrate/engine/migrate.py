@@ -15,8 +15,9 @@ import psycopg
 from psycopg.pq import TransactionStatus
 
 from .. import __version__, state
-from . import preflight
+from . import preflight, prune
 from .archive import ArchiveRunner, ArchiveSpec
+from .backup import Backup
 from .context import EntityResult, Reporter, RunContext
 from .planner import Catalogue
 from .runner import EntityRunner
@@ -34,6 +35,13 @@ class RunOutcome:
     ended_at: datetime | None = None
     results: list[EntityResult] = field(default_factory=list)
     dry_run: bool = False
+    # The source snapshot the target is now in step with (for the entities run).
+    snapshot_at: datetime | None = None
+    # What the run's deletions removed (copies in migration_backup), and the entities whose
+    # queued deletions wait for a dependant this run did not bring up to date.
+    backups: list[Backup] = field(default_factory=list)
+    deletions_waiting: list[str] = field(default_factory=list)
+    incremental: bool = False
 
     @property
     def interrupted(self) -> bool:
@@ -47,6 +55,12 @@ class RunOutcome:
                 "migrated": r.migrated,
                 "excluded": r.excluded,
                 "rejected": r.rejected,
+                "inserted": r.inserted,
+                "updated": r.updated,
+                "unchanged": r.unchanged,
+                "deleted": r.deleted,
+                "kept": r.kept,
+                "outcomeChanges": r.outcome_changes,
             }
             for r in self.results
         }
@@ -74,6 +88,13 @@ class RunOptions:
     restart_batches: dict[str, int] = field(default_factory=dict)
     checkpoint_dir: Path | None = None
     checkpoint_frequency: int = 10_000
+    # sync: read only the buckets whose fingerprint changed; --keep-deleted.
+    incremental: bool = False
+    keep_deleted: bool = False
+    # Names the migration_backup copies of the rows the run deletes.
+    backup_stamp: str = field(
+        default_factory=lambda: datetime.now(UTC).strftime("%Y%m%dT%H%M%S_%f")
+    )
 
 
 def migrate(
@@ -118,7 +139,12 @@ def _run(
             options.target_identity,
         )
     outcome = RunOutcome(
-        run_id=run_id, entities=list(names), started_at=datetime.now(UTC), dry_run=options.dry_run
+        run_id=run_id,
+        entities=list(names),
+        started_at=datetime.now(UTC),
+        dry_run=options.dry_run,
+        snapshot_at=_snapshot_time(source),
+        incremental=options.incremental,
     )
     ctx = RunContext(
         run_id=run_id,
@@ -137,8 +163,12 @@ def _run(
         restart_batches=dict(options.restart_batches),
         checkpoint_dir=options.checkpoint_dir,
         checkpoint_frequency=options.checkpoint_frequency,
+        incremental=options.incremental,
+        keep_deleted=options.keep_deleted,
+        backup_stamp=options.backup_stamp,
+        snapshot_at=outcome.snapshot_at or datetime.now(UTC),
     )
-    if options.resume:
+    if options.resume and not options.incremental:
         # A resumed run leaves completed entities alone and continues the others.
         states = state.progress.states(target)
         forced = set(options.checkpoints) | set(options.restart_batches)
@@ -156,6 +186,8 @@ def _run(
                 outcome.results.append(_run_one(catalogue, name, session, reporter))
                 if outcome.interrupted:
                     break
+        if not outcome.interrupted and not ctx.should_stop():
+            _delete_queued(catalogue, session, options, outcome)
         status = "interrupted" if outcome.interrupted else "completed"
     finally:
         outcome.ended_at = datetime.now(UTC)
@@ -168,6 +200,26 @@ def _run(
         if live is not target:
             live.close()
     return outcome
+
+
+def _delete_queued(
+    catalogue: Catalogue, session: Session, options: RunOptions, outcome: RunOutcome
+) -> None:
+    """After every entity's forward pass: the queued rows go, dependants first."""
+    target = session.target
+    backups, waiting = prune.prune(catalogue, target, options.backup_stamp)
+    outcome.backups, outcome.deletions_waiting = backups, waiting
+    deleted = {b.entity: b.rows for b in backups}
+    for result in outcome.results:
+        result.deleted = max(result.deleted, deleted.get(result.entity, 0))
+    with target.transaction():
+        state.changes.prune(target, state.marks.oldest_changes_seen(target))
+
+
+def _snapshot_time(source: Conn) -> datetime:
+    """The source server's time at the start of the run's snapshot."""
+    row = source.execute("SELECT now()").fetchone()
+    return row[0] if row and isinstance(row[0], datetime) else datetime.now(UTC)
 
 
 def _can_fan_out(options: RunOptions) -> bool:

@@ -9,14 +9,14 @@ import logging
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
 from .. import state
 from ..errors import Code, UsageError
 from . import failures, sqlgen
 from .batch import Window
-from .context import Conn, Reporter, RunContext
+from .context import CHANGE_COUNTS, BatchStats, Conn, Reporter, RunContext
 from .session import Session, worker_session
 from .spec import EntitySpec
 
@@ -31,6 +31,46 @@ class PassResult:
     batches: int = 0
     processed: int = 0
     last_key: int | None = None
+    # The target changes of its batches (BatchStats' change counts, summed).
+    changes: dict[str, int] = field(default_factory=lambda: dict.fromkeys(CHANGE_COUNTS, 0))
+
+    def add(self, stats: BatchStats) -> None:
+        for name in CHANGE_COUNTS:
+            self.changes[name] += getattr(stats, name)
+
+    def absorb(self, other: PassResult) -> None:
+        self.batches += other.batches
+        self.processed += other.processed
+        for name in CHANGE_COUNTS:
+            self.changes[name] += other.changes[name]
+
+
+def spans_of(
+    buckets: list[tuple[int, int]], keys: list[int], batch_size: int
+) -> list[tuple[tuple[int, int], ...]]:
+    """Changed buckets (bucket, rows) and single keys, as batches of spans (lo, hi] in key
+    order: adjacent ones form one span, and a batch holds about `batch_size` rows."""
+    width = state.fingerprints.BUCKET_WIDTH
+    pieces = sorted(
+        [(b * width - 1, b * width + width - 1, max(n, 1)) for b, n in buckets]
+        + [(k - 1, k, 1) for k in keys]
+    )
+    batches: list[tuple[tuple[int, int], ...]] = []
+    spans: list[tuple[int, int]] = []
+    rows = 0
+    for lo, hi, n in pieces:
+        if spans and spans[-1][1] >= lo:
+            spans[-1] = (spans[-1][0], max(spans[-1][1], hi))
+        else:
+            spans.append((lo, hi))
+        rows += n
+        # A long OR of ranges is parsed for every batch: a few hundred spans at most.
+        if rows >= batch_size or len(spans) >= 500:
+            batches.append(tuple(spans))
+            spans, rows = [], 0
+    if spans:
+        batches.append(tuple(spans))
+    return batches
 
 
 @dataclass(frozen=True)
@@ -103,11 +143,14 @@ class Pass:
         spec: EntitySpec,
         reporter: Reporter,
         repair: Callable[[Session], None],
+        *,
+        tracked: bool = False,
     ) -> None:
         self.session = session
         self.spec = spec
         self.reporter = reporter
         self.repair = repair
+        self.tracked = tracked
 
     @property
     def ctx(self) -> RunContext:
@@ -127,7 +170,7 @@ class Pass:
         mirrored = 0
         while not self.ctx.should_stop():
             number = done.batches + 1
-            window = Window(done.last_key, size, hi, range_no)
+            window = Window(done.last_key, size, hi, range_no, tracked=self.tracked)
             try:
                 stats = failures.attempt(
                     self.session, self.spec, number, window, lambda: self.repair(self.session)
@@ -144,6 +187,7 @@ class Pass:
             done.last_key = stats.last_key
             done.batches += 1
             done.processed += stats.rows
+            done.add(stats)
             self.reporter.batch_done(stats)
             if done.processed - mirrored >= self.ctx.checkpoint_frequency:
                 self._mirror(done, range_no)
@@ -168,6 +212,32 @@ class Pass:
                 break
         if done.processed > mirrored:
             self._mirror(done, range_no)
+        return done
+
+    def run_spans(self, batch_size: int, batches: list[tuple[tuple[int, int], ...]]) -> PassResult:
+        """A sync's pass over the changed buckets only, a batch of spans at a time. A batch
+        that fails on a row's values is run again as keyset passes over its spans, which
+        halve down to the row and reject it."""
+        done = PassResult()
+        for spans in batches:
+            if self.ctx.should_stop():
+                break
+            number = done.batches + 1
+            window = Window(None, batch_size, spans=spans, tracked=self.tracked)
+            try:
+                stats = failures.attempt(
+                    self.session, self.spec, number, window, lambda: self.repair(self.session)
+                )
+            except failures.RowFailure:
+                for lo, hi in spans:
+                    done.absorb(self.run(batch_size, lo, hi))
+                continue
+            if stats is None:
+                continue
+            done.batches += 1
+            done.processed += stats.rows
+            done.add(stats)
+            self.reporter.batch_done(stats)
         return done
 
     def _mirror(self, done: PassResult, range_no: int | None) -> None:
@@ -204,6 +274,8 @@ def run_ranges(
     repair: Callable[[Session], None],
     batch_size: int,
     ranges: list[Range],
+    *,
+    tracked: bool = False,
 ) -> PassResult:
     """Runs the unfinished key ranges, each from its own checkpoint: on parallel workers
     (own connections, the run's snapshot) when the run has them, else one after another."""
@@ -213,7 +285,7 @@ def run_ranges(
     ctx = replace(outer, should_stop=lambda: outer.should_stop() or failed.is_set())
 
     def finish(worker: Session, n: int, lo: int, hi: int, last: int | None) -> PassResult:
-        done = Pass(worker, spec, reporter, repair).run(
+        done = Pass(worker, spec, reporter, repair, tracked=tracked).run(
             batch_size, lo if last is None else last, hi, range_no=n
         )
         if not ctx.should_stop():
@@ -239,9 +311,8 @@ def run_ranges(
         passes = [finish(local, *item) for item in todo]
         session.target = local.target
     finished = state.ranges.saved(session.target, spec.name)
-    return PassResult(
-        batches=sum(p.batches for p in passes),
-        processed=sum(p.processed for p in passes),
-        # A complete split pass ends at its last range's upper bound.
-        last_key=max(hi for _, hi, _, _ in finished) if finished else None,
-    )
+    # A complete split pass ends at its last range's upper bound.
+    total = PassResult(last_key=max(hi for _, hi, _, _ in finished) if finished else None)
+    for part in passes:
+        total.absorb(part)
+    return total

@@ -93,6 +93,14 @@ class Catalogue:
                 stack.extend(self.entities[name].deps)
         return seen
 
+    def with_dependents(self, names: Iterable[str], present: Iterable[str]) -> list[str]:
+        """`names` and the entities of `present` that depend on them, in dependency order:
+        what a sync of `names` must bring up to date (a parent's change can change a
+        dependant's outcome)."""
+        chosen = list(names)
+        have = set(present)
+        return self.order([*chosen, *(d for d in self.dependents(chosen) if d in have)])
+
     def dependents(self, names: Iterable[str]) -> set[str]:
         """Entities that depend, directly or not, on any of `names`."""
         wanted = set(names)

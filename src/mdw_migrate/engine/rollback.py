@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import psycopg
 
 from .. import state
 from ..errors import Code, CriticalError
-from . import bulk, lockdown, sqlgen
+from . import bulk, lockdown, prune, sqlgen
 from .archive import ArchiveSpec
+from .backup import Backup, describe
 from .planner import Catalogue
 
 Conn = psycopg.Connection[tuple[Any, ...]]
@@ -30,29 +30,6 @@ def check_rollback(catalogue: Catalogue, names: Sequence[str], target: Conn) -> 
         )
 
 
-@dataclass
-class Backup:
-    """What a rollback removed for one entity, and where a restorable copy was kept. Ids,
-    counts and a checksum only: the copy itself stays in the target database."""
-
-    entity: str
-    rows: int
-    legacy_id_min: int | None
-    legacy_id_max: int | None
-    checksum: str
-    restorable_copy: list[str]
-
-    def to_dict(self) -> dict[str, object]:
-        return {
-            "entity": self.entity,
-            "rows": self.rows,
-            "legacyIdMin": self.legacy_id_min,
-            "legacyIdMax": self.legacy_id_max,
-            "checksum": self.checksum,
-            "restorableCopy": self.restorable_copy,
-        }
-
-
 def rollback(catalogue: Catalogue, names: Sequence[str], target: Conn, stamp: str) -> list[Backup]:
     """Deletes, in reverse dependency order, each entity's target rows that the id map says the
     tool created, then its id-map rows, outcomes, issues and progress; all in one transaction.
@@ -64,6 +41,7 @@ def rollback(catalogue: Catalogue, names: Sequence[str], target: Conn, stamp: st
     backups: list[Backup] = []
     with state.runs.exclusive(target), target.transaction():
         target.execute("CREATE SCHEMA IF NOT EXISTS migration_backup")
+        pending = state.deletions.entities(target)
         for name in reversed(catalogue.order(names)):
             spec = catalogue.entities[name]
             if isinstance(spec, ArchiveSpec):
@@ -71,27 +49,27 @@ def rollback(catalogue: Catalogue, names: Sequence[str], target: Conn, stamp: st
                 state.progress.forget(target, name)
                 continue
             bulk.restore(target, name)
+            if name in pending:
+                # Rows a sync took out of the id map but has not deleted yet.
+                backups.append(prune.delete_pending(target, spec, f"{stamp}_pending"))
             copy = f"migration_backup.{sqlgen.q(f'{name}__{stamp}')}"
             table = f"public.{sqlgen.q(spec.target)}"
             state.id_map.copy_rows(target, name, table, copy)
-            backups.append(_describe(target, name, copy, sqlgen.q(spec.legacy_column)))
+            backups.append(describe(target, name, copy, sqlgen.q(spec.legacy_column)))
             state.id_map.delete_rows(target, name, table)
-            for part in (state.id_map, state.outcomes, state.issues, state.progress):
+            for part in (
+                state.id_map,
+                state.outcomes,
+                state.issues,
+                state.progress,
+                state.fingerprints,
+                state.deletions,
+                state.marks,
+            ):
                 part.forget(target, name)
         # The copies hold patients' and payments' rows: locked before they are visible.
         lockdown.lock_down(target)
     return backups
-
-
-def _describe(target: Conn, entity: str, copy: str, legacy: str) -> Backup:
-    # The checksum is computed in the database: no row content leaves it.
-    row = target.execute(
-        f"SELECT count(*), min(b.{legacy}), max(b.{legacy}),"
-        f" md5(coalesce(string_agg(md5(b::text), '' ORDER BY b.{legacy}), ''))"
-        f" FROM {copy} b".encode()
-    ).fetchone()
-    assert row is not None
-    return Backup(entity, int(row[0]), row[1], row[2], f"md5:{row[3]}", [copy])
 
 
 def _move_archive(target: Conn, entity: str, stamp: str) -> Backup:
@@ -111,7 +89,7 @@ def _move_archive(target: Conn, entity: str, stamp: str) -> Backup:
         )
         moved = f"migration_backup.{sqlgen.q(table)}"
         target.execute(f"ALTER TABLE {moved} RENAME TO {sqlgen.q(copy_name)}".encode())
-        part = _describe(target, entity, f"migration_backup.{sqlgen.q(copy_name)}", "legacy_id")
+        part = describe(target, entity, f"migration_backup.{sqlgen.q(copy_name)}", "legacy_id")
         rows += part.rows
         low = part.legacy_id_min if low is None else min(low, part.legacy_id_min or low)
         high = part.legacy_id_max if high is None else max(high, part.legacy_id_max or high)

@@ -13,12 +13,13 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
+from typing import Any
 
 from psycopg.pq import TransactionStatus
 
 from .. import state
 from ..state import BatchKeys
-from . import batch, bulk, passes, sqlgen, staging
+from . import batch, bulk, passes, sqlgen, staging, sync
 from .context import EntityResult, Reporter
 from .session import Session
 from .spec import EntitySpec
@@ -43,13 +44,21 @@ class EntityRunner:
     def run(self, spec: EntitySpec) -> EntityResult:
         started = time.perf_counter()
         session, ctx = self.session, self.session.ctx
-        row = session.source.execute(sqlgen.source_count_query(spec)).fetchone()
-        total = int(row[0]) if row else 0
-        size = ctx.batch_size_for(total)
-        result = EntityResult(entity=spec.name, source_rows=total)
         prepare = self.preparer(spec)
         prepare(session)
+        plan = sync.plan(session, spec)
+        if plan.buckets is None:
+            row = session.source.execute(sqlgen.source_count_query(spec)).fetchone()
+            total = int(row[0]) if row else 0
+        else:
+            row, total = None, plan.source_rows
+        size = ctx.batch_size_for(total)
+        result = EntityResult(entity=spec.name, source_rows=total)
+        result.pass_kind = "full" if plan.buckets is None else "changes"
         begin = passes.start(ctx, session.source, session.target, spec, size)
+        if plan.buckets is not None:
+            # A sync resumes from the fingerprints, which say what the target holds.
+            begin = passes.Start(None, [], False)
         with session.target.transaction():
             if begin.continues:
                 state.progress.resume(session.target, spec.name, ctx.run_id, total)
@@ -59,32 +68,22 @@ class EntityRunner:
         self.reporter.entity_started(spec.name, total, size)
         log.info(
             "entity started",
-            extra={"entity": spec.name, "action": "entity_started", "details": {"rows": total}},
+            extra={
+                "entity": spec.name,
+                "action": "entity_started",
+                "details": {"rows": total, "pass": result.pass_kind},
+            },
         )
         if not ctx.dry_run and total >= bulk.BULK_THRESHOLD:
             with session.target.transaction():
                 if bulk.table_is_empty(session.target, spec.target):
                     bulk.defer(session.target, spec.name, spec.target)
+        one_pass = passes.Pass(session, spec, self.reporter, prepare, tracked=plan.tracked)
         try:
-            ranges = begin.ranges
-            if not ranges and begin.key is None and ctx.can_split(total):
-                assert row is not None
-                ranges = passes.plan_ranges(
-                    session.target, spec, ctx.workers, int(row[2]), int(row[1])
-                )
-            if ranges:
-                done = passes.run_ranges(session, spec, self.reporter, prepare, size, ranges)
-                if not ctx.should_stop():
-                    # A resumed split pass reads a newer snapshot than the one its ranges
-                    # were cut from: rows added since sit above the last range.
-                    tail = passes.Pass(session, spec, self.reporter, prepare).run(
-                        size, done.last_key, None
-                    )
-                    done.batches += tail.batches
-                    done.processed += tail.processed
-                    done.last_key = tail.last_key
+            if plan.buckets is not None:
+                done = one_pass.run_spans(size, passes.spans_of(plan.buckets, plan.keys, size))
             else:
-                done = passes.Pass(session, spec, self.reporter, prepare).run(size, begin.key, None)
+                done = self._full_pass(spec, begin, row, size, plan.tracked)
         finally:
             # Constraints come back whether the pass completed or stopped; if the connection
             # is gone, state.deferred keeps them for the entity's next run.
@@ -96,13 +95,29 @@ class EntityRunner:
         with session.target.transaction():
             if not stopped:
                 self._resolve_self_references(spec)
+                sync.finish(session, spec, plan)
             counts = state.progress.finish(
-                session.target, spec.name, done.last_key, completed=not stopped
+                session.target,
+                spec.name,
+                done.last_key,
+                completed=not stopped,
+                prune_tail=plan.buckets is None,
             )
         result.batches, result.processed = done.batches, done.processed
+        for name, n in done.changes.items():
+            setattr(result, name, n)
         result.migrated = counts["migrated"]
         result.excluded = counts["excluded"]
         result.rejected = counts["rejected"]
+        if plan.buckets is not None:
+            # Only changed rows were read: the source's count is what the state accounts
+            # for (validation counts the source itself).
+            result.source_rows = (
+                result.migrated
+                + result.excluded
+                + result.rejected
+                - (state.deletions.kept_count(session.target, spec.name))
+            )
         result.reasons = state.outcomes.reasons(session.target, spec.name)
         result.issues = {
             f"{kind}:{column}": n
@@ -118,16 +133,55 @@ class EntityRunner:
                 "action": "entity_finished",
                 "details": {
                     "status": result.status,
+                    "pass": result.pass_kind,
                     "sourceRows": result.source_rows,
                     "migrated": result.migrated,
                     "excluded": result.excluded,
                     "rejected": result.rejected,
+                    "inserted": result.inserted,
+                    "updated": result.updated,
+                    "deleted": result.deleted,
                     "reasons": result.reasons,
                     "seconds": round(result.seconds, 3),
                 },
             },
         )
         return result
+
+    def _full_pass(
+        self,
+        spec: EntitySpec,
+        begin: passes.Start,
+        counted: tuple[Any, ...] | None,
+        size: int,
+        tracked: bool,
+    ) -> passes.PassResult:
+        """Every source row, from `begin`: split over the workers when the entity is large."""
+        session, ctx = self.session, self.session.ctx
+        prepare = self.preparer(spec)
+        ranges = begin.ranges
+        total = int(counted[0]) if counted else 0
+        if not ranges and begin.key is None and ctx.can_split(total) and counted:
+            ranges = passes.plan_ranges(
+                session.target,
+                spec,
+                ctx.workers,
+                int(counted[2]),
+                int(counted[1]),
+            )
+        one_pass = passes.Pass(session, spec, self.reporter, prepare, tracked=tracked)
+        if not ranges:
+            return one_pass.run(size, begin.key, None)
+        done = passes.run_ranges(
+            session, spec, self.reporter, prepare, size, ranges, tracked=tracked
+        )
+        if not ctx.should_stop():
+            # A resumed split pass reads a newer snapshot than the one its ranges were cut
+            # from: rows added since sit above the last range.
+            tail = one_pass.run(size, done.last_key, None)
+            done.absorb(tail)
+            done.last_key = tail.last_key
+        return done
 
     def _resolve_self_references(self, spec: EntitySpec) -> None:
         """After the last batch of a complete pass: a parent may come later in key order. A

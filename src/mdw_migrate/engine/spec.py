@@ -133,11 +133,17 @@ class Source:
     `query` is a SELECT whose rows are the entity's source rows; `key` is a unique integer
     column of it, used for keyset batches and as the legacy id. `reads` lists every legacy
     table and column the query touches, for the pre-flight check.
+
+    `rows_of` names the legacy table whose row of the same key each source row is computed
+    from, when the other tables of `reads` are only small lookups: a sync then detects a
+    change from that table's row versions (`xmin`) instead of hashing every source row.
+    Leave it unset when a source row depends on other rows (a join to a large table).
     """
 
     query: str
     reads: Mapping[str, tuple[str, ...]]
     key: str = "id"
+    rows_of: str | None = None
 
     @classmethod
     def table(cls, table: str, columns: tuple[str, ...], key: str = "id") -> Source:
@@ -146,6 +152,7 @@ class Source:
             query=f"SELECT {cols} FROM {table}",
             reads={table: (key, *columns)},
             key=key,
+            rows_of=table,
         )
 
 

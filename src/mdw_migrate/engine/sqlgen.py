@@ -13,9 +13,10 @@ parameters: secret, entity, run_id, batch_no, lo, hi (see state.BatchKeys).
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 
-from ..state import id_map
+from ..state import fingerprints, id_map
 from .spec import Col, EntitySpec, computed_column
 
 STAGE = "pg_temp.mdw_stage"
@@ -84,6 +85,72 @@ def source_batch_query(
         f"COPY (SELECT * FROM ({spec.source.query}) AS src{where}"
         f" ORDER BY src.{key} LIMIT {int(limit)}) TO STDOUT (FORMAT BINARY)"
     )
+
+
+def source_spans_query(spec: EntitySpec, spans: tuple[tuple[int, int], ...]) -> str:
+    """The source rows whose keys fall in the spans (lo, hi], as a binary COPY: a sync's
+    batch of changed buckets."""
+    key = q(spec.source.key)
+    where = " OR ".join(f"(src.{key} > {int(lo)} AND src.{key} <= {int(hi)})" for lo, hi in spans)
+    return (
+        f"COPY (SELECT * FROM ({spec.source.query}) AS src WHERE {where or 'false'}"
+        f" ORDER BY src.{key}) TO STDOUT (FORMAT BINARY)"
+    )
+
+
+def fingerprint_query(spec: EntitySpec, lo: int | None = None, hi: int | None = None) -> str:
+    """Per bucket of legacy ids: (bucket, source rows, fingerprint), computed by the source
+    server, as a binary COPY; nothing of a row leaves it. From the row versions of
+    `rows_of` when the spec names it (a changed row has a new `xmin`), else from a hash of
+    every source row's text; plus bucket -1 for the lookup tables."""
+    key = q(spec.source.key)
+    bits = fingerprints.BUCKET_BITS
+    bounds = []
+    if lo is not None:
+        bounds.append(f"t.{key} > {int(lo)}")
+    if hi is not None:
+        bounds.append(f"t.{key} <= {int(hi)}")
+    where = f" WHERE {' AND '.join(bounds)}" if bounds else ""
+    if spec.source.rows_of:
+        buckets = (
+            f"SELECT (t.{key}::bigint >> {bits}), count(*),"
+            f" sum(hashint8extended(t.{key}::bigint, t.xmin::text::bigint))::numeric"
+            f" FROM {spec.source.rows_of} AS t{where} GROUP BY 1"
+        )
+        lookups = [table for table in spec.source.reads if table != spec.source.rows_of]
+    else:
+        buckets = (
+            f"SELECT (t.{key}::bigint >> {bits}), count(*),"
+            f" sum(hashtextextended(t::text, 0))::numeric"
+            f" FROM ({spec.source.query}) AS t{where} GROUP BY 1"
+        )
+        lookups = []
+    if lookups:
+        parts = " UNION ALL ".join(
+            f"SELECT count(*) AS n, sum(hashtextextended(l::text, 0)) AS h FROM {table} AS l"
+            for table in lookups
+        )
+        buckets += (
+            f" UNION ALL SELECT {fingerprints.LOOKUPS}::bigint, sum(n)::bigint,"
+            f" coalesce(sum(h), 0)::numeric FROM ({parts}) AS lookups"
+        )
+    return f"COPY ({buckets}) TO STDOUT (FORMAT BINARY)"
+
+
+def referring_keys_query(spec: EntitySpec, source_column: str) -> str:
+    """The keys of the source rows whose `source_column` is one of %(ids)s (bigint[])."""
+    key = q(spec.source.key)
+    return (
+        f"SELECT DISTINCT src.{key}::bigint FROM ({_frag(spec.source.query)}) AS src"
+        f" WHERE src.{q(source_column)} = ANY(%(ids)s::bigint[])"
+    )
+
+
+def mapping_hash(spec: EntitySpec) -> str:
+    """Changes when the mapping of the entity changes (a new tool version): a sync then
+    re-reads the whole entity instead of trusting fingerprints of rows mapped otherwise."""
+    text = "\n".join([spec.source.query, work_select(spec), upsert_target(spec)])
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 def next_key_query(spec: EntitySpec, last_key: int | None, upper: int | None) -> str:
@@ -296,6 +363,26 @@ def insert_target(spec: EntitySpec) -> str:
     return upsert_target(spec).split(" ON CONFLICT ")[0]
 
 
+def upsert_counted(spec: EntitySpec) -> str:
+    """`upsert_target`, returning (inserted, updated): a row written by an insert has no
+    `xmax`, an updated one has its updater's; unchanged rows are not written at all."""
+    return (
+        f"WITH w AS ({upsert_target(spec)} RETURNING (t.xmax = 0) AS inserted)"
+        " SELECT count(*) FILTER (WHERE inserted), count(*) FILTER (WHERE NOT inserted) FROM w"
+    )
+
+
+def mark_kept(spec: EntitySpec, kept_cte: str) -> str:
+    """--keep-deleted: the target rows whose ids `kept_cte` (a data-modifying statement)
+    returns stay, marked with the time their legacy row was found gone."""
+    touched = "" if "updated_at" in spec.target_columns() else ", updated_at = now()"
+    return (
+        f"WITH k AS ({kept_cte}) UPDATE public.{q(spec.target)} SET metadata = metadata ||"
+        f" jsonb_build_object('legacy_deleted_at', now()){touched}"
+        " WHERE id IN (SELECT id FROM k)"
+    )
+
+
 def upsert_target(spec: EntitySpec) -> str:
     """Insert new rows; update changed ones in place (same UUID); leave identical ones alone."""
     columns = spec.target_columns()
@@ -318,6 +405,10 @@ def upsert_target(spec: EntitySpec) -> str:
 # The batch's rows, for the state package to record: migrated (legacy id, UUID), and the
 # others (legacy id, outcome, reason, detail).
 MIGRATED_IDS = f"SELECT _legacy_id, _uuid FROM {WORK} WHERE _outcome IS NULL"
+MIGRATED_KEYS = f"SELECT _legacy_id FROM {WORK} WHERE _outcome IS NULL"
+# Every row of the batch: (legacy id, migrated?) and (legacy id, outcome or 'migrated').
+WORK_KEYS = f"SELECT _legacy_id, _outcome IS NULL FROM {WORK}"
+WORK_OUTCOMES = f"SELECT _legacy_id, coalesce(_outcome, 'migrated') FROM {WORK}"
 OUTCOMES = f"SELECT _legacy_id, _outcome, _reason, _detail FROM {WORK} WHERE _outcome IS NOT NULL"
 
 

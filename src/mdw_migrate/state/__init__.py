@@ -3,8 +3,11 @@ tables (the DDL in target/sql aside).
 
 One module per table: `deployment` (the id secret), `runs`, `progress` (per entity),
 `ranges` (key ranges of a split entity), `id_map`, `outcomes` (excluded and rejected rows),
-`issues` (data-quality issues), `deferred` (constraints of a bulk load), `audit_log`, and
-`versions` (schema steps and country aliases). Batch statements take the named parameters
+`issues` (data-quality issues), `deferred` (constraints of a bulk load), `audit_log`,
+`versions` (schema steps and country aliases), and for `sync`: `fingerprints` (per bucket of
+keys, what the target holds and what the source has), `deletions` (rows waiting to be
+deleted, or kept), `changes` (mapping changes for dependants) and `marks` (per entity, how
+far it is in step). Batch statements take the named parameters
 of `BatchKeys`; the engine's SQL generator hands in SELECTs over the batch's `work` table
 and these modules write them into their tables.
 """
@@ -13,33 +16,53 @@ from __future__ import annotations
 
 from . import (
     audit_log,
+    changes,
     deferred,
+    deletions,
     deployment,
+    fingerprints,
     id_map,
     issues,
+    marks,
     outcomes,
     progress,
     ranges,
     runs,
     versions,
 )
-from ._conn import MIN_KEY, BatchKeys, Conn
+from ._conn import MAX_KEY, MIN_KEY, BatchKeys, Conn
 
 # What `migrate` needs to find in the target (the pre-flight check).
-RUN_TABLES = ("id_map", "row_outcomes", "entity_progress", "runs", "deferred_ddl", "range_progress")
+RUN_TABLES = (
+    "id_map",
+    "row_outcomes",
+    "entity_progress",
+    "runs",
+    "deferred_ddl",
+    "range_progress",
+    "range_fingerprints",
+    "pending_deletions",
+    "mapping_changes",
+    "entity_sync",
+)
 SCHEMA = "migration"
 
 __all__ = [
+    "MAX_KEY",
     "MIN_KEY",
     "RUN_TABLES",
     "SCHEMA",
     "BatchKeys",
     "Conn",
     "audit_log",
+    "changes",
     "deferred",
+    "deletions",
     "deployment",
+    "fingerprints",
     "id_map",
     "issues",
+    "marks",
     "outcomes",
     "progress",
     "ranges",

@@ -10,6 +10,7 @@ import psycopg
 
 Conn = psycopg.Connection[tuple[Any, ...]]
 MIN_KEY = -(2**63)
+MAX_KEY = 2**63 - 1
 
 
 @dataclass(frozen=True)
@@ -22,6 +23,9 @@ class BatchKeys:
     batch_no: int
     lo: int = MIN_KEY
     hi: int = MIN_KEY
+    # A sync's batch covers scattered buckets of keys: the spans (lo, hi] within (lo, hi]
+    # that it owns. Empty: the whole of (lo, hi].
+    spans: tuple[tuple[int, int], ...] = ()
 
     def up_to(self, hi: int) -> BatchKeys:
         return replace(self, hi=hi)
@@ -33,4 +37,15 @@ class BatchKeys:
             "batch_no": self.batch_no,
             "lo": self.lo,
             "hi": self.hi,
+            "span_lo": [lo for lo, _ in self.spans],
+            "span_hi": [hi for _, hi in self.spans],
         }
+
+
+def in_batch(column: str) -> str:
+    """SQL: `column` (a legacy id) is one of the batch's keys (parameters of BatchKeys)."""
+    return (
+        f"({column} > %(lo)s AND {column} <= %(hi)s AND (cardinality(%(span_lo)s::bigint[]) = 0"
+        f" OR EXISTS (SELECT 1 FROM unnest(%(span_lo)s::bigint[], %(span_hi)s::bigint[])"
+        f" AS d (lo, hi) WHERE {column} > d.lo AND {column} <= d.hi)))"
+    )

@@ -7,7 +7,7 @@ Target tables are passed in as quoted, schema-qualified names.
 
 from __future__ import annotations
 
-from ._conn import BatchKeys, Conn
+from ._conn import BatchKeys, Conn, in_batch
 
 
 def parent_join(alias: str, entity: str, legacy_id_sql: str) -> str:
@@ -20,21 +20,27 @@ def parent_join(alias: str, entity: str, legacy_id_sql: str) -> str:
 
 # True when the map holds a row of the batch's key range (parameters of BatchKeys).
 HAS_RANGE = (
-    "EXISTS (SELECT 1 FROM migration.id_map WHERE entity = %(entity)s"
-    " AND legacy_id > %(lo)s AND legacy_id <= %(hi)s)"
+    f"EXISTS (SELECT 1 FROM migration.id_map WHERE entity = %(entity)s AND {in_batch('legacy_id')})"
 )
 
 
-def record(conn: Conn, rows_sql: str, keys: BatchKeys, *, fresh: bool) -> None:
+def record(conn: Conn, rows_sql: str, keys: BatchKeys, *, fresh: bool) -> list[int]:
     """Maps the rows of `rows_sql` (legacy_id, uuid). A fresh key range holds no mapping
-    yet, so it is a plain insert; otherwise rows already mapped are left as they are."""
-    conn.execute(
+    yet, so it is a plain insert; otherwise rows already mapped are left as they are, and
+    the legacy ids that were not mapped before are returned."""
+    insert = (
         "INSERT INTO migration.id_map (entity, legacy_id, id, run_id, batch_no)"
         " SELECT %(entity)s, m.legacy_id, m.id, %(run_id)s, %(batch_no)s"
         f" FROM ({rows_sql}) AS m (legacy_id, id)"
-        + ("" if fresh else " ON CONFLICT (entity, legacy_id) DO NOTHING"),
-        keys.params(),
     )
+    if fresh:
+        conn.execute(insert, keys.params())
+        return []
+    rows = conn.execute(
+        insert + " ON CONFLICT (entity, legacy_id) DO NOTHING RETURNING legacy_id",
+        keys.params(),
+    ).fetchall()
+    return [int(r[0]) for r in rows]
 
 
 def count(conn: Conn, entity: str) -> int:

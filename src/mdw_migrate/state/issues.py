@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import uuid
 
-from ._conn import BatchKeys, Conn
+from ._conn import BatchKeys, Conn, in_batch
 
 
 def clear(conn: Conn, keys: BatchKeys) -> None:
     """The issues of the batch's key range are replaced with the batch's own."""
     conn.execute(
         "DELETE FROM migration.quality_issues WHERE entity = %(entity)s"
-        " AND legacy_id > %(lo)s AND legacy_id <= %(hi)s",
+        " AND " + in_batch("legacy_id"),
         keys.params(),
     )
 

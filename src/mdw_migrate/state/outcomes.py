@@ -3,7 +3,7 @@ or rejected with a reason code, with an id-only detail."""
 
 from __future__ import annotations
 
-from ._conn import BatchKeys, Conn
+from ._conn import BatchKeys, Conn, in_batch
 
 _COLUMNS = "(entity, legacy_id, outcome, reason_code, detail, run_id, batch_no)"
 _REPLACE = (
@@ -17,10 +17,25 @@ def clear(conn: Conn, keys: BatchKeys) -> None:
     """The outcomes of the batch's key range are replaced, so a re-run reflects the source as
     it is now (a row rejected before may migrate now that its parent exists)."""
     conn.execute(
-        "DELETE FROM migration.row_outcomes WHERE entity = %(entity)s"
-        " AND legacy_id > %(lo)s AND legacy_id <= %(hi)s",
+        "DELETE FROM migration.row_outcomes WHERE entity = %(entity)s AND " + in_batch("legacy_id"),
         keys.params(),
     )
+
+
+def transitions(conn: Conn, rows_sql: str, keys: BatchKeys) -> int:
+    """How many rows of `rows_sql` (legacy_id, outcome or 'migrated') existed before with
+    another outcome (run before the batch replaces its id map and outcome rows)."""
+    row = conn.execute(
+        "SELECT count(*) FROM (" + rows_sql + ") AS w (legacy_id, outcome)"
+        " LEFT JOIN migration.row_outcomes o ON o.entity = %(entity)s"
+        "  AND o.legacy_id = w.legacy_id"
+        " LEFT JOIN migration.id_map m ON m.entity = %(entity)s AND m.legacy_id = w.legacy_id"
+        " WHERE (o.legacy_id IS NOT NULL OR m.legacy_id IS NOT NULL)"
+        " AND CASE WHEN m.legacy_id IS NOT NULL THEN 'migrated' ELSE o.outcome END"
+        "  IS DISTINCT FROM w.outcome",
+        keys.params(),
+    ).fetchone()
+    return int(row[0]) if row else 0
 
 
 def record(conn: Conn, rows_sql: str, keys: BatchKeys) -> None:

@@ -67,15 +67,28 @@ def checkpoint(conn: Conn, keys: BatchKeys) -> None:
     )
 
 
-def finish(conn: Conn, entity: str, last_key: int | None, *, completed: bool) -> dict[str, int]:
+def touch(conn: Conn, keys: BatchKeys) -> None:
+    """A sync's batch of changed buckets: counted, the checkpoint left alone (a sync
+    resumes from the fingerprints, not from a key)."""
+    conn.execute(
+        "UPDATE migration.entity_progress SET batches = batches + 1, updated_at = now()"
+        " WHERE entity = %(entity)s",
+        keys.params(),
+    )
+
+
+def finish(
+    conn: Conn, entity: str, last_key: int | None, *, completed: bool, prune_tail: bool = True
+) -> dict[str, int]:
     """Records the entity's state with counts taken from the tables themselves.
 
-    A complete pass first drops the outcomes and issues of keys beyond its last key (those
-    rows no longer exist in the source). An interrupted entity stays `running` with its
+    A complete pass over every key first drops the outcomes and issues of keys beyond its
+    last key (those rows no longer exist in the source); a sync's pass over changed buckets
+    does not (`prune_tail`). An interrupted entity stays `running` with its
     checkpoint, so it can be resumed.
     """
     params: dict[str, Any] = {"entity": entity, "last": last_key, "min": MIN_KEY}
-    if completed:
+    if completed and prune_tail:
         for table in ("row_outcomes", "quality_issues"):
             conn.execute(
                 f"DELETE FROM migration.{table} WHERE entity = %(entity)s"

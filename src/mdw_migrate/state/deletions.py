@@ -1,0 +1,120 @@
+"""`migration.pending_deletions`: target rows whose legacy row is gone, or no longer
+migrates. A batch takes them out of the id map at once, so the entity's dependants, run
+after it, see the parent missing (rule 5); the run deletes them from the target at its end,
+dependants first, after copying them to `migration_backup`. Rows kept by `--keep-deleted`
+stay mapped and in the target, listed here as `kept`, until a sync without that option."""
+
+from __future__ import annotations
+
+from ._conn import BatchKeys, Conn, in_batch
+
+
+def _absent(work_keys_sql: str, *, migrated_only: bool) -> str:
+    """SQL: mapped legacy id `m.legacy_id` of the batch has no row in `work_keys_sql`
+    (legacy_id, migrated)."""
+    condition = " AND w.migrated" if migrated_only else ""
+    return (
+        f"NOT EXISTS (SELECT 1 FROM ({work_keys_sql}) AS w (legacy_id, migrated)"
+        f" WHERE w.legacy_id = m.legacy_id{condition})"
+    )
+
+
+def _unmap(work_keys_sql: str, *, keep_absent: bool) -> str:
+    """SQL of a data-modifying CTE body: removes from the id map the batch's mapped keys that
+    no longer migrate (all of them, or with `keep_absent` only those whose legacy row still
+    exists), queues them, and returns (legacy_id). The caller runs it (see `queue`)."""
+    kept = f" AND NOT {_absent(work_keys_sql, migrated_only=False)}" if keep_absent else ""
+    return (
+        "DELETE FROM migration.id_map AS m WHERE m.entity = %(entity)s"
+        f" AND {in_batch('m.legacy_id')} AND {_absent(work_keys_sql, migrated_only=True)}{kept}"
+        " RETURNING m.legacy_id, m.id,"
+        f" CASE WHEN {_absent(work_keys_sql, migrated_only=False)} THEN 'source_deleted'"
+        " ELSE 'outcome_changed' END AS cause"
+    )
+
+
+def queue(conn: Conn, work_keys_sql: str, keys: BatchKeys, *, keep_absent: bool) -> list[int]:
+    """Unmaps and queues the batch's rows that no longer migrate; returns their legacy ids."""
+    rows = conn.execute(
+        f"WITH gone AS ({_unmap(work_keys_sql, keep_absent=keep_absent)})"
+        " INSERT INTO migration.pending_deletions (entity, legacy_id, id, cause, kept, run_id)"
+        " SELECT %(entity)s, legacy_id, id, cause, false, %(run_id)s FROM gone"
+        " ON CONFLICT (entity, legacy_id) DO UPDATE SET id = EXCLUDED.id,"
+        " cause = EXCLUDED.cause, kept = false, run_id = EXCLUDED.run_id, queued_at = now()"
+        " RETURNING legacy_id",
+        keys.params(),
+    ).fetchall()
+    return [int(r[0]) for r in rows]
+
+
+def keep(work_keys_sql: str) -> str:
+    """SQL of a data-modifying CTE body: lists the batch's mapped rows whose legacy row is
+    gone as kept (they stay mapped) and returns (id) of those newly kept; the caller marks
+    those target rows."""
+    return (
+        "INSERT INTO migration.pending_deletions (entity, legacy_id, id, cause, kept, run_id)"
+        " SELECT %(entity)s, m.legacy_id, m.id, 'source_deleted', true, %(run_id)s"
+        " FROM migration.id_map AS m WHERE m.entity = %(entity)s"
+        f" AND {in_batch('m.legacy_id')} AND {_absent(work_keys_sql, migrated_only=False)}"
+        " ON CONFLICT (entity, legacy_id) DO NOTHING RETURNING id"
+    )
+
+
+def settle(conn: Conn, migrated_sql: str, keys: BatchKeys) -> None:
+    """Keys the batch migrates (`migrated_sql` selects their legacy ids) are no longer
+    pending or kept: the row came back, or migrates again."""
+    conn.execute(
+        "DELETE FROM migration.pending_deletions AS p WHERE p.entity = %(entity)s"
+        f" AND {in_batch('p.legacy_id')} AND EXISTS (SELECT 1 FROM ({migrated_sql})"
+        " AS w (legacy_id) WHERE w.legacy_id = p.legacy_id)",
+        keys.params(),
+    )
+
+
+def entities(conn: Conn) -> dict[str, int]:
+    """Entity -> rows waiting to be deleted (not kept)."""
+    rows = conn.execute(
+        "SELECT entity, count(*) FROM migration.pending_deletions WHERE NOT kept GROUP BY 1"
+    ).fetchall()
+    return {str(e): int(n) for e, n in rows}
+
+
+def copy_rows(conn: Conn, entity: str, table: str, copy: str) -> None:
+    """`CREATE TABLE copy AS` the target rows waiting to be deleted for the entity."""
+    conn.execute(
+        f"CREATE TABLE {copy} AS SELECT t.* FROM {table} t JOIN migration.pending_deletions p"
+        " ON p.id = t.id AND p.entity = %s AND NOT p.kept".encode(),
+        [entity],
+    )
+
+
+def delete_rows(conn: Conn, entity: str, table: str) -> int:
+    """Deletes the entity's pending target rows (never one that is mapped again) and their
+    queue entries; returns how many target rows went."""
+    deleted = conn.execute(
+        f"DELETE FROM {table} t USING migration.pending_deletions p WHERE p.entity = %(e)s"
+        " AND NOT p.kept AND p.id = t.id AND NOT EXISTS (SELECT 1 FROM migration.id_map m"
+        "  WHERE m.entity = p.entity AND m.legacy_id = p.legacy_id)".encode(),
+        {"e": entity},
+    ).rowcount
+    conn.execute("DELETE FROM migration.pending_deletions WHERE entity = %s AND NOT kept", [entity])
+    return max(deleted, 0)
+
+
+def kept_count(conn: Conn, entity: str) -> int:
+    row = conn.execute(
+        "SELECT count(*) FROM migration.pending_deletions WHERE entity = %s AND kept", [entity]
+    ).fetchone()
+    return int(row[0]) if row else 0
+
+
+def kept_ids(conn: Conn, entity: str) -> list[int]:
+    rows = conn.execute(
+        "SELECT legacy_id FROM migration.pending_deletions WHERE entity = %s AND kept ORDER BY 1",
+        [entity],
+    ).fetchall()
+    return [int(r[0]) for r in rows]
+
+
+def forget(conn: Conn, entity: str) -> None:
+    conn.execute("DELETE FROM migration.pending_deletions WHERE entity = %s", [entity])
