@@ -29,6 +29,7 @@ from psycopg import sql
 
 from mdw_migrate import embedded
 from mdw_migrate.catalogue import CATALOGUE, LEGACY_TABLES
+from mdw_migrate.legacy import churn
 from mdw_migrate.legacy.generator import generate
 from mdw_migrate.target import schema
 
@@ -79,6 +80,7 @@ def tool_run(
     phase: str,
     batch: int | None,
     workers: int | None = None,
+    command: str = "migrate",
 ) -> tuple[float, dict[str, Any], float]:
     """Runs the CLI in a child process; returns seconds, per-entity results, child peak RSS."""
     env = dict(os.environ)
@@ -87,7 +89,7 @@ def tool_run(
         env[f"{side}_DB_PORT"] = str(server.port)
         env[f"{side}_DB_USER"] = "postgres"
         env[f"{side}_DB_NAME"] = db
-    args = [sys.executable, "-m", "mdw_migrate", "migrate", phase, "--json"]
+    args = [sys.executable, "-m", "mdw_migrate", command, phase, "--json"]
     if batch:
         args += ["--batch-size", str(batch)]
     if workers:
@@ -98,7 +100,7 @@ def tool_run(
     seconds = time.perf_counter() - started
     if proc.returncode != 0:
         raise SystemExit(
-            f"migrate failed ({proc.returncode}):\n{proc.stdout[-2000:]}{proc.stderr[-2000:]}"
+            f"{command} failed ({proc.returncode}):\n{proc.stdout[-2000:]}{proc.stderr[-2000:]}"
         )
     peak_kb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     results = {}
@@ -122,6 +124,11 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=None, help="default: the tool's own")
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--home", type=Path, default=HERE / ".work")
+    parser.add_argument(
+        "--sync",
+        action="store_true",
+        help="the live cut-over: migrate, then syncs after 0, 0.01, 0.1 and 1 %% of changes",
+    )
     args = parser.parse_args()
 
     server = embedded.start(args.home)
@@ -131,6 +138,9 @@ def main() -> None:
     elapsed = time.perf_counter() - started
     print(f"generated scale {args.scale}: {sum(report.tables.values()):,} rows in {elapsed:.1f}s")
 
+    if args.sync:
+        sync_bench(server, source, args)
+        return
     names = CATALOGUE.resolve(args.phase)
     owner = {t: ("legacy_archive" if e == "archive" else e) for t, e in LEGACY_TABLES.items()}
     tables = sorted(t for t, entity in owner.items() if entity in names)
@@ -182,6 +192,82 @@ def main() -> None:
     out.mkdir(exist_ok=True)
     stamp = f"{datetime.now(UTC):%Y%m%dT%H%M%S}"
     path = out / f"{args.phase}-scale{args.scale}-w{args.workers or 'default'}-{stamp}.json"
+    path.write_text(json.dumps(summary, indent=2))
+    print(json.dumps(summary, indent=2))
+    print(f"written to {path}")
+
+
+# Shares of the large tables' rows changed before each sync (0: a sync with no change).
+SYNC_SHARES = (0.0, 0.0001, 0.001, 0.01)
+
+
+def sync_bench(server: embedded.EmbeddedServer, source: str, args: argparse.Namespace) -> None:
+    """Per repeat: a fresh target, the initial `migrate`, then for each share a change of
+    that share of the large tables' rows (new, changed, deleted, spread over their keys)
+    and a `sync` of the phase. Reports each sync's time as a share of the initial run's."""
+    initial: list[float] = []
+    syncs: dict[float, list[float]] = {share: [] for share in SYNC_SHARES}
+    read: dict[float, list[int]] = {share: [] for share in SYNC_SHARES}
+    peaks: list[float] = []
+    for i in range(args.repeat):
+        target = reset(server, "bench_target")
+        with psycopg.connect(target, autocommit=True) as conn:
+            schema.apply(conn)
+        seconds, _, peak = tool_run(
+            server, "bench_source", "bench_target", args.phase, args.batch_size, args.workers
+        )
+        initial.append(seconds)
+        peaks.append(peak)
+        print(f"repeat {i + 1}: migrate {seconds:.2f}s, RSS {peak:.0f} MB")
+        for share in SYNC_SHARES:
+            if share:
+                churn.churn(source, share, seed=1000 * i + int(share * 1e6))
+            seconds, results, peak = tool_run(
+                server,
+                "bench_source",
+                "bench_target",
+                args.phase,
+                args.batch_size,
+                args.workers,
+                command="sync",
+            )
+            changes = sum(
+                o["changes"]["inserted"] + o["changes"]["updated"] + o["changes"]["deleted"]
+                for o in results.values()
+            )
+            syncs[share].append(seconds)
+            read[share].append(changes)
+            peaks.append(peak)
+            print(
+                f"  sync after {share * 100:g} % changed: {seconds:.2f}s"
+                f" ({seconds / initial[-1] * 100:.1f} % of the migrate), {changes:,} rows"
+                f" written or deleted, RSS {peak:.0f} MB"
+            )
+    migrate_median = statistics.median(initial)
+    summary = {
+        "date": datetime.now(UTC).isoformat(timespec="seconds"),
+        "machine": f"{platform.machine()}, {os.cpu_count()} cores,"
+        f" Python {platform.python_version()}",
+        "scale": args.scale,
+        "phase": args.phase,
+        "repeats": args.repeat,
+        "migrate_seconds_median": round(migrate_median, 2),
+        "sync": {
+            f"{share * 100:g}%": {
+                "seconds_median": round(statistics.median(syncs[share]), 2),
+                "share_of_migrate_median": round(
+                    statistics.median(s / m for s, m in zip(syncs[share], initial, strict=True)),
+                    4,
+                ),
+                "rows_changed_median": round(statistics.median(read[share])),
+            }
+            for share in SYNC_SHARES
+        },
+        "peak_rss_mb_max": round(max(peaks), 1),
+    }
+    out = HERE / "results"
+    out.mkdir(exist_ok=True)
+    path = out / f"sync-{args.phase}-scale{args.scale}-{datetime.now(UTC):%Y%m%dT%H%M%S}.json"
     path.write_text(json.dumps(summary, indent=2))
     print(json.dumps(summary, indent=2))
     print(f"written to {path}")

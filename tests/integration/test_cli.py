@@ -295,3 +295,38 @@ def test_restart_from_a_batch_or_a_legacy_id_and_the_checkpoint_mirror(
     refused = invoke("migrate", "core", "--checkpoint", "5", "--json")
     assert refused.exit_code == 2
     assert contract_error(refused.output)["error"]["code"] == "USAGE"
+
+
+def test_sync_and_diff_on_the_command_line(env: dict[str, str]) -> None:
+    """`diff` writes nothing and says what `sync` then does; the sync's JSON gives per entity
+    what changed and the summary the snapshot the target is in step with."""
+    from mdw_migrate.legacy import churn
+
+    generate(env["source"], scale=0.002, seed=3)
+    invoke("schema", "apply")
+    assert invoke("migrate", "all", "--batch-size", "100").exit_code == 0
+    churn.django_changes(env["source"])
+    runs = scalar(env["target"], "SELECT count(*) FROM migration.runs")
+    planned = invoke("diff", "all", "--json")
+    assert planned.exit_code == 0, planned.output
+    assert scalar(env["target"], "SELECT count(*) FROM migration.runs") == runs
+    synced = invoke("sync", "all", "--json")
+    assert synced.exit_code == 0, synced.output
+
+    def changes(result: Result) -> dict[str, dict[str, Any]]:
+        return {
+            o["entity"]: o["changes"]
+            for o in json_lines(result)
+            if o.get("status") == "success" and "entity" in o
+        }
+
+    assert changes(planned) == changes(synced)
+    assert changes(synced)["system_messages"]["pass"] == "changes"
+    assert sum(c["deleted"] for c in changes(synced).values()) > 0
+    summary = json_lines(synced)[-1]
+    assert summary["summary"]["totals"]["snapshotAt"]
+    assert "in step with the source as of" in summary["summary"]["verdict"]
+    human = invoke("sync", "all")
+    assert human.exit_code == 0
+    assert "0 inserted, 0 updated, 0 deleted" in " ".join(human.output.split())
+    assert list(Path("backups").glob("sync-all-*.json"))

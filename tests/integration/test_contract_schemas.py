@@ -64,6 +64,8 @@ def test_json_outputs_match_their_schemas(
         ["schema", "apply", "--json"],
         ["migrate", "patients", "--json"],  # an error: dependencies
         ["migrate", "core-with-patients", "--json", "--batch-size", "40"],
+        ["diff", "core", "--json"],
+        ["sync", "core-with-patients", "--json", "--batch-size", "40"],
         ["migrate:doctors", "validate", "--json"],
         ["validate", "core", "--json"],
         ["status", "--json"],

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import re
+import uuid
 from pathlib import Path
 
 import pytest
@@ -14,6 +15,7 @@ import pytest
 from mdw_migrate.catalogue import CATALOGUE
 from mdw_migrate.engine import sqlgen
 from mdw_migrate.engine.spec import Col, EntitySpec, Issue, Ref, Rule, Source, computed, enum_cols
+from mdw_migrate.state import BatchKeys
 
 GOLDEN = Path(__file__).parent / "golden"
 
@@ -46,12 +48,19 @@ SAMPLE = EntitySpec(
     metadata="jsonb_build_object('legacy_label', s.label)",
 )
 
+RUN = uuid.UUID(int=1)
 STATEMENTS = {
     "source_batch": lambda spec: sqlgen.source_batch_query(spec, 41, 500, 9000),
     "work": sqlgen.work_select,
     "upsert": sqlgen.upsert_target,
     "insert": sqlgen.insert_target,
-    "range_is_fresh": sqlgen.range_is_fresh,
+    "range_is_fresh": lambda spec: sqlgen.range_is_fresh(spec, BatchKeys(spec.name, RUN, 1)),
+    "range_is_fresh_spans": lambda spec: sqlgen.range_is_fresh(
+        spec, BatchKeys(spec.name, RUN, 1, spans=((31, 63),))
+    ),
+    "spans": lambda spec: sqlgen.source_spans_query(spec, ((31, 63), (99, 100))),
+    "fingerprint": sqlgen.fingerprint_query,
+    "upsert_counted": sqlgen.upsert_counted,
     "issues": lambda spec: sqlgen.flagged_issues(spec) or "",
     "differing": sqlgen.differing_rows,
 }

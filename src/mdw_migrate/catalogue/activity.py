@@ -196,6 +196,7 @@ order_files = EntitySpec(
         query="SELECT f.id, f.instruction_id, f.ext, f.type, f.created_at FROM dispatch_file f"
         " WHERE f.instruction_id IS NOT NULL",
         reads={"dispatch_file": ("id", "instruction_id", "ext", "type", "created_at")},
+        rows_of="dispatch_file",
     ),
     target="order_files",
     legacy_column="legacy_file_id",
@@ -354,6 +355,7 @@ messages = EntitySpec(
           JOIN django_content_type ct ON ct.id = r.target_type_id
          WHERE {IS_PATIENT}""",
         reads=RECORD_READS,
+        rows_of="dispatch_record",
     ),
     target="messages",
     legacy_column="legacy_record_id",
@@ -384,6 +386,7 @@ team_communications = EntitySpec(
           LEFT JOIN django_content_type ct ON ct.id = r.target_type_id
          WHERE ct.id IS NULL OR NOT {IS_PATIENT}""",
         reads=RECORD_READS,
+        rows_of="dispatch_record",
     ),
     target="team_communications",
     legacy_column="legacy_record_id",
@@ -729,6 +732,8 @@ system_messages = EntitySpec(
             ),
             "django_content_type": ("id", "app_label", "model"),
         },
+        # Each notification's row, and the tiny content-type table as a lookup.
+        rows_of="dispatch_notification",
     ),
     target="system_messages",
     legacy_column="legacy_notification_id",

@@ -56,6 +56,7 @@ purchases = EntitySpec(
         query="SELECT p.id, p.order_id, p.product_id, p.quantity, p.price,"
         " p.quantity * p.price AS total_amount FROM dispatch_purchase p",
         reads={"dispatch_purchase": ("id", "order_id", "product_id", "quantity", "price")},
+        rows_of="dispatch_purchase",
     ),
     target="purchases",
     legacy_column="legacy_purchase_id",

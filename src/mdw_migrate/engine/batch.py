@@ -86,7 +86,7 @@ def run(session: Session, spec: EntitySpec, batch_no: int, window: Window) -> Ba
             end = window.upper if window.upper is not None else state.MAX_KEY
             keys = keys.up_to(last_read if full and last_read is not None else end)
         fresh_row = target.execute(
-            sqlgen.range_is_fresh(spec).encode(), params(session, keys)
+            sqlgen.range_is_fresh(spec, keys).encode(), params(session, keys)
         ).fetchone()
         fresh = bool(fresh_row and fresh_row[0])
         if rows == 0 and fresh and not window.spans:
@@ -159,9 +159,12 @@ def _take_out(session: Session, spec: EntitySpec, keys: BatchKeys, stats: BatchS
     deletion); with --keep-deleted those whose legacy row is gone stay, marked. Returns the
     legacy ids unmapped."""
     target, ctx = session.target, session.ctx
+    # The joins below go from the batch's keys to `work`: with no statistics the planner
+    # loops over `work` for each key (seconds for a batch of 16 k rows); analysed, it hashes.
+    target.execute(sqlgen.ANALYZE_WORK)
     stats.outcome_changes = state.outcomes.transitions(target, sqlgen.WORK_OUTCOMES, keys)
     if ctx.keep_deleted:
-        kept = sqlgen.mark_kept(spec, state.deletions.keep(sqlgen.WORK_KEYS))
+        kept = sqlgen.mark_kept(spec, state.deletions.keep(sqlgen.WORK_KEYS, keys))
         stats.kept = max(target.execute(kept.encode(), params(session, keys)).rowcount, 0)
     unmapped = state.deletions.queue(target, sqlgen.WORK_KEYS, keys, keep_absent=ctx.keep_deleted)
     stats.deleted = len(unmapped)

@@ -65,7 +65,11 @@ class EntityRunner:
             else:
                 state.ranges.forget(session.target, spec.name)
                 state.progress.begin(session.target, spec.name, ctx.run_id, total)
-        self.reporter.entity_started(spec.name, total, size)
+        # A sync's progress runs over the rows it reads, not over the whole entity.
+        planned = (
+            total if plan.buckets is None else sum(n for _, n in plan.buckets) + len(plan.keys)
+        )
+        self.reporter.entity_started(spec.name, planned, size)
         log.info(
             "entity started",
             extra={

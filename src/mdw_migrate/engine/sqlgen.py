@@ -16,7 +16,8 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 
-from ..state import fingerprints, id_map
+from ..state import BatchKeys, fingerprints, id_map
+from ..state._conn import in_batch
 from .spec import Col, EntitySpec, computed_column
 
 STAGE = "pg_temp.mdw_stage"
@@ -348,13 +349,13 @@ def _metadata_expr(spec: EntitySpec, prefix: str = "") -> str:
     return " || ".join(parts) if parts else "'{}'::jsonb"
 
 
-def range_is_fresh(spec: EntitySpec) -> str:
+def range_is_fresh(spec: EntitySpec, keys: BatchKeys) -> str:
     """True when neither the target nor the id map holds a row of the batch's key range: the
     batch can then be plain INSERTs, cheaper than upserts (no speculative insertion)."""
     legacy = q(spec.legacy_column)
     return (
         f"SELECT NOT EXISTS (SELECT 1 FROM public.{q(spec.target)}"
-        f" WHERE {legacy} > %(lo)s AND {legacy} <= %(hi)s) AND NOT {id_map.HAS_RANGE}"
+        f" WHERE {in_batch(legacy, keys)}) AND NOT {id_map.has_range(keys)}"
     )
 
 
@@ -409,6 +410,7 @@ MIGRATED_KEYS = f"SELECT _legacy_id FROM {WORK} WHERE _outcome IS NULL"
 # Every row of the batch: (legacy id, migrated?) and (legacy id, outcome or 'migrated').
 WORK_KEYS = f"SELECT _legacy_id, _outcome IS NULL FROM {WORK}"
 WORK_OUTCOMES = f"SELECT _legacy_id, coalesce(_outcome, 'migrated') FROM {WORK}"
+ANALYZE_WORK = f"ANALYZE {WORK} (_legacy_id, _outcome)"
 OUTCOMES = f"SELECT _legacy_id, _outcome, _reason, _detail FROM {WORK} WHERE _outcome IS NOT NULL"
 
 

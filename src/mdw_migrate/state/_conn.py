@@ -37,15 +37,14 @@ class BatchKeys:
             "batch_no": self.batch_no,
             "lo": self.lo,
             "hi": self.hi,
-            "span_lo": [lo for lo, _ in self.spans],
-            "span_hi": [hi for _, hi in self.spans],
+            # Every key of the spans (a sync's batch: some thousands at most).
+            "span_keys": [k for lo, hi in self.spans for k in range(lo + 1, hi + 1)],
         }
 
 
-def in_batch(column: str) -> str:
-    """SQL: `column` (a legacy id) is one of the batch's keys (parameters of BatchKeys)."""
-    return (
-        f"({column} > %(lo)s AND {column} <= %(hi)s AND (cardinality(%(span_lo)s::bigint[]) = 0"
-        f" OR EXISTS (SELECT 1 FROM unnest(%(span_lo)s::bigint[], %(span_hi)s::bigint[])"
-        f" AS d (lo, hi) WHERE {column} > d.lo AND {column} <= d.hi)))"
-    )
+def in_batch(column: str, keys: BatchKeys) -> str:
+    """SQL: `column` (a legacy id) is one of the batch's keys (parameters of BatchKeys). A
+    batch of spans lists its keys, so that an index finds them wherever they are."""
+    if keys.spans:
+        return f"({column} = ANY(%(span_keys)s::bigint[]))"
+    return f"({column} > %(lo)s AND {column} <= %(hi)s)"

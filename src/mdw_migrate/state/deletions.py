@@ -19,24 +19,28 @@ def _absent(work_keys_sql: str, *, migrated_only: bool) -> str:
     )
 
 
-def _unmap(work_keys_sql: str, *, keep_absent: bool) -> str:
+def _unmap(work_keys_sql: str, keys: BatchKeys, *, keep_absent: bool) -> str:
     """SQL of a data-modifying CTE body: removes from the id map the batch's mapped keys that
     no longer migrate (all of them, or with `keep_absent` only those whose legacy row still
-    exists), queues them, and returns (legacy_id). The caller runs it (see `queue`)."""
-    kept = f" AND NOT {_absent(work_keys_sql, migrated_only=False)}" if keep_absent else ""
+    exists) and returns (legacy_id, id, cause). One join of the batch's mapped keys with the
+    batch's rows decides it (the caller has analysed `work`, so the join is hashed)."""
+    kept = " AND g.present" if keep_absent else ""
     return (
-        "DELETE FROM migration.id_map AS m WHERE m.entity = %(entity)s"
-        f" AND {in_batch('m.legacy_id')} AND {_absent(work_keys_sql, migrated_only=True)}{kept}"
-        " RETURNING m.legacy_id, m.id,"
-        f" CASE WHEN {_absent(work_keys_sql, migrated_only=False)} THEN 'source_deleted'"
-        " ELSE 'outcome_changed' END AS cause"
+        "DELETE FROM migration.id_map AS d USING (SELECT m.legacy_id, w.legacy_id IS NOT NULL"
+        " AS present FROM migration.id_map AS m LEFT JOIN"
+        f" ({work_keys_sql}) AS w (legacy_id, migrated) ON w.legacy_id = m.legacy_id"
+        f" WHERE m.entity = %(entity)s AND {in_batch('m.legacy_id', keys)}"
+        " AND (w.legacy_id IS NULL OR NOT w.migrated)) AS g"
+        f" WHERE d.entity = %(entity)s AND d.legacy_id = g.legacy_id{kept}"
+        " RETURNING d.legacy_id, d.id,"
+        " CASE WHEN g.present THEN 'outcome_changed' ELSE 'source_deleted' END AS cause"
     )
 
 
 def queue(conn: Conn, work_keys_sql: str, keys: BatchKeys, *, keep_absent: bool) -> list[int]:
     """Unmaps and queues the batch's rows that no longer migrate; returns their legacy ids."""
     rows = conn.execute(
-        f"WITH gone AS ({_unmap(work_keys_sql, keep_absent=keep_absent)})"
+        f"WITH gone AS ({_unmap(work_keys_sql, keys, keep_absent=keep_absent)})"
         " INSERT INTO migration.pending_deletions (entity, legacy_id, id, cause, kept, run_id)"
         " SELECT %(entity)s, legacy_id, id, cause, false, %(run_id)s FROM gone"
         " ON CONFLICT (entity, legacy_id) DO UPDATE SET id = EXCLUDED.id,"
@@ -47,7 +51,7 @@ def queue(conn: Conn, work_keys_sql: str, keys: BatchKeys, *, keep_absent: bool)
     return [int(r[0]) for r in rows]
 
 
-def keep(work_keys_sql: str) -> str:
+def keep(work_keys_sql: str, keys: BatchKeys) -> str:
     """SQL of a data-modifying CTE body: lists the batch's mapped rows whose legacy row is
     gone as kept (they stay mapped) and returns (id) of those newly kept; the caller marks
     those target rows."""
@@ -55,7 +59,7 @@ def keep(work_keys_sql: str) -> str:
         "INSERT INTO migration.pending_deletions (entity, legacy_id, id, cause, kept, run_id)"
         " SELECT %(entity)s, m.legacy_id, m.id, 'source_deleted', true, %(run_id)s"
         " FROM migration.id_map AS m WHERE m.entity = %(entity)s"
-        f" AND {in_batch('m.legacy_id')} AND {_absent(work_keys_sql, migrated_only=False)}"
+        f" AND {in_batch('m.legacy_id', keys)} AND {_absent(work_keys_sql, migrated_only=False)}"
         " ON CONFLICT (entity, legacy_id) DO NOTHING RETURNING id"
     )
 
@@ -65,7 +69,7 @@ def settle(conn: Conn, migrated_sql: str, keys: BatchKeys) -> None:
     pending or kept: the row came back, or migrates again."""
     conn.execute(
         "DELETE FROM migration.pending_deletions AS p WHERE p.entity = %(entity)s"
-        f" AND {in_batch('p.legacy_id')} AND EXISTS (SELECT 1 FROM ({migrated_sql})"
+        f" AND {in_batch('p.legacy_id', keys)} AND EXISTS (SELECT 1 FROM ({migrated_sql})"
         " AS w (legacy_id) WHERE w.legacy_id = p.legacy_id)",
         keys.params(),
     )

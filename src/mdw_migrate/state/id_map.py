@@ -18,10 +18,12 @@ def parent_join(alias: str, entity: str, legacy_id_sql: str) -> str:
     )
 
 
-# True when the map holds a row of the batch's key range (parameters of BatchKeys).
-HAS_RANGE = (
-    f"EXISTS (SELECT 1 FROM migration.id_map WHERE entity = %(entity)s AND {in_batch('legacy_id')})"
-)
+def has_range(keys: BatchKeys) -> str:
+    """SQL: the map holds a row of the batch's keys (parameters of BatchKeys)."""
+    return (
+        "EXISTS (SELECT 1 FROM migration.id_map WHERE entity = %(entity)s"
+        f" AND {in_batch('legacy_id', keys)})"
+    )
 
 
 def record(conn: Conn, rows_sql: str, keys: BatchKeys, *, fresh: bool) -> list[int]:

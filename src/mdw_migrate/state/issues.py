@@ -11,7 +11,7 @@ def clear(conn: Conn, keys: BatchKeys) -> None:
     """The issues of the batch's key range are replaced with the batch's own."""
     conn.execute(
         "DELETE FROM migration.quality_issues WHERE entity = %(entity)s"
-        " AND " + in_batch("legacy_id"),
+        " AND " + in_batch("legacy_id", keys),
         keys.params(),
     )
 

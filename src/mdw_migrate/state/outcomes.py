@@ -17,7 +17,8 @@ def clear(conn: Conn, keys: BatchKeys) -> None:
     """The outcomes of the batch's key range are replaced, so a re-run reflects the source as
     it is now (a row rejected before may migrate now that its parent exists)."""
     conn.execute(
-        "DELETE FROM migration.row_outcomes WHERE entity = %(entity)s AND " + in_batch("legacy_id"),
+        "DELETE FROM migration.row_outcomes WHERE entity = %(entity)s AND "
+        + in_batch("legacy_id", keys),
         keys.params(),
     )
 

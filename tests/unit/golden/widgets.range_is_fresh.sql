@@ -1,7 +1,5 @@
 SELECT NOT EXISTS (SELECT 1
 FROM public."widgets"
-WHERE "legacy_widget_id" > %(lo)s AND "legacy_widget_id" <= %(hi)s) AND NOT EXISTS (SELECT 1
+WHERE ("legacy_widget_id" > %(lo)s AND "legacy_widget_id" <= %(hi)s)) AND NOT EXISTS (SELECT 1
 FROM migration.id_map
-WHERE entity = %(entity)s AND (legacy_id > %(lo)s AND legacy_id <= %(hi)s AND (cardinality(%(span_lo)s::bigint[]) = 0 OR EXISTS (SELECT 1
-FROM unnest(%(span_lo)s::bigint[], %(span_hi)s::bigint[]) AS d (lo, hi)
-WHERE legacy_id > d.lo AND legacy_id <= d.hi))))
+WHERE entity = %(entity)s AND (legacy_id > %(lo)s AND legacy_id <= %(hi)s))
