@@ -326,7 +326,7 @@ def test_sync_and_diff_on_the_command_line(env: dict[str, str]) -> None:
     summary = json_lines(synced)[-1]
     assert summary["summary"]["totals"]["snapshotAt"]
     assert "in step with the source as of" in summary["summary"]["verdict"]
-    human = invoke("sync", "all")
+    human = invoke("sync", "all", "--resume")
     assert human.exit_code == 0
     assert "0 inserted, 0 updated, 0 deleted" in " ".join(human.output.split())
     assert list(Path("backups").glob("sync-all-*.json"))

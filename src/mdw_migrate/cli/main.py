@@ -277,7 +277,17 @@ def migrate(
 )
 @click.option("--batch-size", type=click.IntRange(1, 1_000_000), default=None)
 @click.option("--validate", "validate_after", is_flag=True, help="Validate after syncing.")
-@click.option("--workers", type=click.IntRange(1, 64), default=None, help="Parallel workers.")
+@click.option(
+    "--workers",
+    type=click.IntRange(1, 64),
+    default=None,
+    help="Entities synced at once (default: MAX_CONNECTIONS / 2, at most the CPU count).",
+)
+@click.option(
+    "--resume",
+    is_flag=True,
+    help="Accepted for symmetry with migrate: every sync continues where the last one stopped.",
+)
 @json_option
 def sync(
     selection: str,
@@ -286,6 +296,7 @@ def sync(
     batch_size: int | None,
     validate_after: bool,
     workers: int | None,
+    resume: bool,
     as_json: bool,
 ) -> None:
     """Bring a migrated phase or entity up to date with the legacy database as it is now.
@@ -298,6 +309,7 @@ def sync(
 
     Example: mdw-migrate sync all --validate
     """
+    del resume  # a sync resumes from the fingerprints: nothing to choose
     _sync(selection, dry_run, keep_deleted, batch_size, validate_after, workers, as_json)
 
 
