@@ -230,6 +230,8 @@ def test_every_command_is_audited_and_tampering_is_detected(env: dict[str, str])
     assert invoke("migrate", "core", "--batch-size", "20").exit_code == 0
     assert invoke("validate", "core").exit_code == 0
     assert invoke("rollback", "doctor_offices", "--yes").exit_code == 0
+    assert invoke("diff", "core").exit_code == 0
+    assert invoke("sync", "core").exit_code == 0
     lines = [json.loads(x) for x in Path("audit/audit.jsonl").read_text().splitlines()]
     assert [(r["command"], r["outcome"], r["errorCode"]) for r in lines] == [
         ("schema apply", "success", None),
@@ -237,7 +239,10 @@ def test_every_command_is_audited_and_tampering_is_detected(env: dict[str, str])
         ("migrate", "success", None),
         ("validate", "success", None),
         ("rollback", "success", None),
+        ("diff", "success", None),
+        ("sync", "success", None),
     ]
+    assert lines[6]["counts"]["doctor_offices"]["inserted"] > 0
     assert lines[2]["counts"]["offices"]["migrated"] == scalar(
         env["source"], "SELECT count(*) FROM dispatch_office"
     )
@@ -246,9 +251,9 @@ def test_every_command_is_audited_and_tampering_is_detected(env: dict[str, str])
     text = Path("audit/audit.jsonl").read_text()
     assert "never-printed-password" not in text
     # schema apply created migration.audit_log before its own record was written.
-    assert scalar(env["target"], "SELECT count(*) FROM migration.audit_log") == 5
+    assert scalar(env["target"], "SELECT count(*) FROM migration.audit_log") == 7
     verified = invoke("audit", "verify", "--json")
-    assert verified.exit_code == 0 and json_lines(verified)[0]["records"] == 5
+    assert verified.exit_code == 0 and json_lines(verified)[0]["records"] == 7
     # Someone edits a count: the chain breaks at that line.
     lines[2]["counts"]["offices"]["migrated"] += 1
     Path("audit/audit.jsonl").write_text(

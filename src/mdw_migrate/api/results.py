@@ -74,6 +74,8 @@ class Migrated(Ended):
             "entities": len(outcome.results),
             **sums,
             "dryRun": outcome.dry_run,
+            # The source snapshot the run read: the target holds the source as of then.
+            "snapshotAt": outcome.snapshot_at.isoformat() if outcome.snapshot_at else None,
             "validated": len(validations),
             "validationFailed": sum(not v.passed for v in validations),
         }
