@@ -14,7 +14,7 @@ from psycopg.rows import dict_row
 
 from mdw_migrate import state
 from mdw_migrate.catalogue import CATALOGUE
-from mdw_migrate.engine.context import BatchStats, EntityResult
+from mdw_migrate.engine.context import BatchStats, EntityResult, Reporter
 from mdw_migrate.engine.migrate import RunOptions, RunOutcome, migrate
 from mdw_migrate.legacy.generator import GenerationReport
 from mdw_migrate.target import schema
@@ -61,7 +61,7 @@ def run(
     workers: int = 1,
     resume: bool = False,
     should_stop: Callable[[], bool] = lambda: False,
-    reporter: QuietReporter | None = None,
+    reporter: Reporter | None = None,
     incremental: bool = False,
     keep_deleted: bool = False,
 ) -> RunOutcome:

@@ -320,3 +320,112 @@ def test_a_sync_killed_by_sigkill_then_run_again_ends_in_the_same_target(
     sync(legacy, migrated, "all", batch_size=50)
     assert differences(migrated, _reference(legacy, create_database)) == []
     assert state.deletions.entities(psycopg.connect(migrated, autocommit=True)) == {}
+
+
+def test_a_parent_that_arrives_brings_its_whole_line_of_dependants(
+    legacy: str, migrated: str, create_database: Callable[[str], str]
+) -> None:
+    """An order whose patient did not exist was rejected, and its states with it. When the
+    patient arrives, the order migrates (a fresh key: never mapped), and so do its states."""
+    patient = scalar(legacy, "SELECT max(id) FROM dispatch_patient") + 100
+    instruction = scalar(
+        legacy,
+        "SELECT min(i.id) FROM dispatch_instruction i WHERE EXISTS (SELECT 1 FROM"
+        " dispatch_state s WHERE s.instruction_id = i.id)",
+    )
+    with psycopg.connect(legacy, autocommit=True) as conn:
+        conn.execute(
+            "UPDATE dispatch_instruction SET patient_id = %s WHERE id = %s", [patient, instruction]
+        )
+    sync(legacy, migrated, "all", batch_size=100)
+    rejected = rows(
+        migrated,
+        "SELECT reason_code FROM migration.row_outcomes WHERE entity = 'orders' AND legacy_id = %s",
+        instruction,
+    )
+    assert rejected == [{"reason_code": "ORPHAN_PATIENT"}]
+    some = scalar(legacy, "SELECT min(id) FROM dispatch_patient")
+    some_user = scalar(legacy, "SELECT user_id FROM dispatch_patient WHERE id = %s", some)
+    with psycopg.connect(legacy, autocommit=True) as conn:
+        user = churn.clone(
+            conn, "auth_user", some_user, username="arriving.patient", email="ap@example.com"
+        )
+        added = churn.clone(conn, "dispatch_patient", some, user_id=user)
+        conn.execute("UPDATE dispatch_patient SET id = %s WHERE id = %s", [patient, added])
+    sync(legacy, migrated, "all", batch_size=100)
+    states = scalar(
+        legacy, "SELECT count(*) FROM dispatch_state WHERE instruction_id = %s", instruction
+    )
+    assert (
+        states
+        and scalar(
+            migrated,
+            "SELECT count(*) FROM public.order_states s JOIN public.orders o ON o.id = s.order_id"
+            " WHERE o.legacy_instruction_id = %s",
+            instruction,
+        )
+        == states
+    )
+    assert differences(migrated, _reference(legacy, create_database)) == []
+
+
+def test_a_split_pass_owns_the_keys_below_todays_smallest(
+    legacy: str, create_database: Callable[[str], str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The legacy system purged its oldest rows: a re-run split over workers removes them."""
+    from mdw_migrate.engine import context
+    from mdw_migrate.state import fingerprints
+
+    monkeypatch.setattr(context, "LARGE_ENTITY_ROWS", 1)
+    monkeypatch.setattr(fingerprints, "BUCKET_BITS", 0)
+    monkeypatch.setattr(fingerprints, "BUCKET_WIDTH", 1)
+    target = fresh_target(create_database, "purge_dst")
+    run(legacy, target, "offices", batch_size=3, workers=3)
+    with psycopg.connect(legacy, autocommit=True) as conn:
+        conn.execute(
+            "DELETE FROM dispatch_office WHERE id IN (SELECT id FROM dispatch_office"
+            " ORDER BY id LIMIT 3)"
+        )
+    again = run(legacy, target, "offices", batch_size=3, workers=3)
+    assert {r.entity: r.deleted for r in again.results}["offices"] == 3
+    assert scalar(target, "SELECT count(*) FROM public.offices") == scalar(
+        legacy, "SELECT count(*) FROM dispatch_office"
+    )
+
+
+def test_a_change_below_a_resumed_checkpoint_still_reaches_the_next_sync(
+    legacy: str, create_database: Callable[[str], str]
+) -> None:
+    """A migration stopped in the middle of a bucket and resumed in a newer snapshot does not
+    vouch for that bucket: a row of it changed in between is brought up to date by a sync."""
+    target = fresh_target(create_database, "mid_dst")
+    done: list[int] = []
+
+    class Counting:
+        def entity_started(self, entity: str, total_rows: int, batch_size: int) -> None:
+            return None
+
+        def batch_done(self, stats: Any) -> None:
+            done.append(stats.batch_no)
+
+        def entity_done(self, result: Any) -> None:
+            return None
+
+    first = run(
+        legacy,
+        target,
+        "offices",
+        batch_size=5,
+        should_stop=lambda: len(done) >= 1,
+        reporter=Counting(),
+    )
+    assert first.interrupted
+    changed = scalar(legacy, "SELECT min(id) FROM dispatch_office")
+    with psycopg.connect(legacy, autocommit=True) as conn:
+        conn.execute("UPDATE dispatch_office SET city = 'Resumed City' WHERE id = %s", [changed])
+    run(legacy, target, "offices", batch_size=5, resume=True)
+    sync(legacy, target, "offices", batch_size=5)
+    assert (
+        scalar(target, "SELECT city FROM public.offices WHERE legacy_office_id = %s", changed)
+        == "Resumed City"
+    )

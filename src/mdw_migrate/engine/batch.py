@@ -36,6 +36,8 @@ class Window:
     range_no: int | None = None
     spans: tuple[tuple[int, int], ...] = ()
     tracked: bool = False
+    # False: the batch is counted, and commits no checkpoint (a sync's).
+    checkpoint: bool = True
 
     @property
     def lo(self) -> int:
@@ -104,6 +106,10 @@ def run(session: Session, spec: EntitySpec, batch_no: int, window: Window) -> Ba
         unmapped: list[int] = []
         if not fresh:
             unmapped = _take_out(session, spec, keys, stats)
+        elif window.tracked and (excluded or rejected or migrated):
+            # Nothing of these keys is mapped, but rows of them may have been rejected before.
+            target.execute(sqlgen.ANALYZE_WORK)
+            stats.outcome_changes = state.outcomes.transitions(target, sqlgen.WORK_OUTCOMES, keys)
         state.outcomes.clear(target, keys)
         state.issues.clear(target, keys)
         if fresh:
@@ -117,7 +123,9 @@ def run(session: Session, spec: EntitySpec, batch_no: int, window: Window) -> Ba
             ).fetchone()
             assert written is not None
             stats.inserted, stats.updated = int(written[0]), int(written[1])
-        mapped = state.id_map.record(target, sqlgen.MIGRATED_IDS, keys, fresh=fresh)
+        mapped = state.id_map.record(
+            target, sqlgen.MIGRATED_IDS, keys, fresh=fresh, changes=window.tracked
+        )
         if not fresh:
             state.deletions.settle(target, sqlgen.MIGRATED_KEYS, keys)
         if window.tracked:
@@ -131,7 +139,7 @@ def run(session: Session, spec: EntitySpec, batch_no: int, window: Window) -> Ba
         if issues:
             state.issues.record(target, issues, keys)
         state.fingerprints.store(target, keys)
-        if window.spans:
+        if window.spans or not window.checkpoint:
             state.progress.touch(target, keys)
         else:
             commit_checkpoint(target, keys.up_to(stats.last_key), window.range_no)

@@ -219,7 +219,10 @@ def reject_row(
         state.outcomes.clear(target, keys)
         state.issues.clear(target, keys)
         state.outcomes.reject_load_error(target, keys, key, detail)
-        batch.commit_checkpoint(target, keys, window.range_no)
+        if window.checkpoint:
+            batch.commit_checkpoint(target, keys, window.range_no)
+        else:
+            state.progress.touch(target, keys)
     log.warning(
         "row rejected",
         extra={

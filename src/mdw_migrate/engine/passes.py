@@ -45,6 +45,9 @@ class PassResult:
             self.changes[name] += other.changes[name]
 
 
+MAX_LISTED_KEYS = 64 * 1024
+
+
 def spans_of(
     buckets: list[tuple[int, int]], keys: list[int], batch_size: int
 ) -> list[tuple[tuple[int, int], ...]]:
@@ -57,17 +60,20 @@ def spans_of(
     )
     batches: list[tuple[tuple[int, int], ...]] = []
     spans: list[tuple[int, int]] = []
-    rows = 0
+    rows = keys_listed = 0
     for lo, hi, n in pieces:
         if spans and spans[-1][1] >= lo:
+            keys_listed += max(hi - spans[-1][1], 0)
             spans[-1] = (spans[-1][0], max(spans[-1][1], hi))
         else:
+            keys_listed += hi - lo
             spans.append((lo, hi))
         rows += n
-        # A long OR of ranges is parsed for every batch: a few hundred spans at most.
-        if rows >= batch_size or len(spans) >= 500:
+        # A long OR of ranges is parsed for every batch, and the batch's statements list
+        # its keys: a few hundred spans, some ten thousand keys at most.
+        if rows >= batch_size or len(spans) >= 500 or keys_listed >= MAX_LISTED_KEYS:
             batches.append(tuple(spans))
-            spans, rows = [], 0
+            spans, rows, keys_listed = [], 0, 0
     if spans:
         batches.append(tuple(spans))
     return batches
@@ -126,7 +132,11 @@ def plan_ranges(target: Conn, spec: EntitySpec, workers: int, low: int, high: in
     """One contiguous key range per worker, recorded so a resumed run finds them again.
     Legacy ids are Django serials, so equal widths give about equal work."""
     width = max(1, -(-(high - low + 1) // workers))
-    bounds = [low - 1 + i * width for i in range(workers)] + [high]
+    # Inner bounds end a bucket of fingerprints, so that no bucket is shared by two workers
+    # (each stores the fingerprints of the buckets it finished). The first range starts at
+    # the smallest key: a batch owns its keys, and keys below today's lowest may be mapped.
+    inner = [state.fingerprints.bucket_end(low - 1 + i * width) for i in range(1, workers)]
+    bounds = [state.MIN_KEY, *inner, high]
     ranges = [(bounds[i], min(bounds[i + 1], high)) for i in range(workers)]
     ranges = [(lo, hi) for lo, hi in ranges if lo < hi]
     with target.transaction():
@@ -145,12 +155,16 @@ class Pass:
         repair: Callable[[Session], None],
         *,
         tracked: bool = False,
+        checkpoints: bool = True,
     ) -> None:
         self.session = session
         self.spec = spec
         self.reporter = reporter
         self.repair = repair
         self.tracked = tracked
+        # False for a sync's fallback over spans: a sync resumes from its fingerprints, and
+        # a checkpoint there would tell `migrate --resume` to skip the keys below it.
+        self.checkpoints = checkpoints
 
     @property
     def ctx(self) -> RunContext:
@@ -170,7 +184,14 @@ class Pass:
         mirrored = 0
         while not self.ctx.should_stop():
             number = done.batches + 1
-            window = Window(done.last_key, size, hi, range_no, tracked=self.tracked)
+            window = Window(
+                done.last_key,
+                size,
+                hi,
+                range_no,
+                tracked=self.tracked,
+                checkpoint=self.checkpoints,
+            )
             try:
                 stats = failures.attempt(
                     self.session, self.spec, number, window, lambda: self.repair(self.session)
@@ -229,8 +250,16 @@ class Pass:
                     self.session, self.spec, number, window, lambda: self.repair(self.session)
                 )
             except failures.RowFailure:
+                keyset = Pass(
+                    self.session,
+                    self.spec,
+                    self.reporter,
+                    self.repair,
+                    tracked=self.tracked,
+                    checkpoints=False,
+                )
                 for lo, hi in spans:
-                    done.absorb(self.run(batch_size, lo, hi))
+                    done.absorb(keyset.run(batch_size, lo, hi))
                 continue
             if stats is None:
                 continue

@@ -60,6 +60,14 @@ class EntityRunner:
             # A sync resumes from the fingerprints, which say what the target holds.
             begin = passes.Start(None, [], False)
         with session.target.transaction():
+            # A pass that starts again mid-bucket, in a newer snapshot than the part of the
+            # bucket written before it, must not vouch for that bucket.
+            restarts = [begin.key] if begin.key is not None else []
+            restarts += [last for _, _, last, done in begin.ranges if last is not None and not done]
+            if begin.ranges:
+                restarts.append(max(hi for _, hi, _, _ in begin.ranges))
+            if restarts:
+                state.fingerprints.distrust(session.target, spec.name, restarts)
             if begin.continues:
                 state.progress.resume(session.target, spec.name, ctx.run_id, total)
             else:

@@ -147,11 +147,15 @@ def referring_keys_query(spec: EntitySpec, source_column: str) -> str:
     )
 
 
-def mapping_hash(spec: EntitySpec) -> str:
-    """Changes when the mapping of the entity changes (a new tool version): a sync then
-    re-reads the whole entity instead of trusting fingerprints of rows mapped otherwise."""
-    text = "\n".join([spec.source.query, work_select(spec), upsert_target(spec)])
-    return hashlib.sha256(text.encode()).hexdigest()[:16]
+def mapping_hash(spec: EntitySpec, environment: str = "") -> str:
+    """Changes when the mapping of the entity may have changed: its SQL, or `environment`
+    (what else decides a value: the tool's version, its SQL functions, the country
+    aliases). A sync then re-reads the whole entity instead of trusting fingerprints of rows
+    mapped otherwise."""
+    text = "\n".join(
+        [spec.source.query, str(spec.source.rows_of), work_select(spec), upsert_target(spec)]
+    )
+    return hashlib.sha256((text + environment).encode()).hexdigest()[:16]
 
 
 def next_key_query(spec: EntitySpec, last_key: int | None, upper: int | None) -> str:

@@ -15,8 +15,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from .. import state
+from .. import __version__, state
 from . import sqlgen, staging
+from .context import Conn
 from .session import Session
 from .spec import EntitySpec
 
@@ -52,8 +53,8 @@ class Plan:
 
 def plan(session: Session, spec: EntitySpec) -> Plan:
     target, ctx = session.target, session.ctx
-    mapping = sqlgen.mapping_hash(spec)
     with target.transaction():
+        mapping = sqlgen.mapping_hash(spec, _environment(target))
         mark = state.marks.get(target, spec.name)
         if mark is not None and mark.mapping_hash != mapping:
             # Mapped by another version of the tool: no fingerprint can be trusted.
@@ -133,3 +134,9 @@ def _keys_naming_changed_parents(
         ).fetchall()
         found |= {int(r[0]) for r in rows}
     return found
+
+
+def _environment(target: Conn) -> str:
+    """What decides a mapped value besides the entity's SQL: the tool's version, the bodies
+    of its SQL functions and the country aliases (all in the target)."""
+    return f"{__version__}|{state.versions.mapping_inputs(target)}"

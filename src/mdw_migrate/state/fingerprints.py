@@ -22,6 +22,23 @@ LOOKUPS = -1
 SEEN = "pg_temp.mdw_fingerprints"
 
 
+def bucket_end(key: int) -> int:
+    """The last key of the bucket that holds `key`."""
+    return key | (BUCKET_WIDTH - 1)
+
+
+def distrust(conn: Conn, entity: str, keys: list[int]) -> None:
+    """The buckets holding `keys` (where a pass starts again, mid-bucket, in a newer
+    snapshot than the part of the bucket written before) are not stored by this run and
+    count as changed by the next one."""
+    conn.execute(
+        "UPDATE migration.range_fingerprints SET source_rows = NULL, fingerprint = NULL,"
+        " seen_rows = NULL, seen_fingerprint = NULL WHERE entity = %s"
+        f" AND bucket = ANY(ARRAY(SELECT k >> {BUCKET_BITS} FROM unnest(%s::bigint[]) AS k))",
+        [entity, keys],
+    )
+
+
 def prepare_seen(conn: Conn) -> None:
     conn.execute(
         "CREATE TEMP TABLE IF NOT EXISTS mdw_fingerprints (bucket bigint,"

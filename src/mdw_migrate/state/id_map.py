@@ -26,22 +26,23 @@ def has_range(keys: BatchKeys) -> str:
     )
 
 
-def record(conn: Conn, rows_sql: str, keys: BatchKeys, *, fresh: bool) -> list[int]:
+def record(
+    conn: Conn, rows_sql: str, keys: BatchKeys, *, fresh: bool, changes: bool = True
+) -> list[int]:
     """Maps the rows of `rows_sql` (legacy_id, uuid). A fresh key range holds no mapping
-    yet, so it is a plain insert; otherwise rows already mapped are left as they are, and
-    the legacy ids that were not mapped before are returned."""
+    yet, so it is a plain insert; otherwise rows already mapped are left as they are. With
+    `changes`, returns the legacy ids that were not mapped before."""
     insert = (
         "INSERT INTO migration.id_map (entity, legacy_id, id, run_id, batch_no)"
         " SELECT %(entity)s, m.legacy_id, m.id, %(run_id)s, %(batch_no)s"
         f" FROM ({rows_sql}) AS m (legacy_id, id)"
     )
-    if fresh:
+    if not fresh:
+        insert += " ON CONFLICT (entity, legacy_id) DO NOTHING"
+    if not changes:
         conn.execute(insert, keys.params())
         return []
-    rows = conn.execute(
-        insert + " ON CONFLICT (entity, legacy_id) DO NOTHING RETURNING legacy_id",
-        keys.params(),
-    ).fetchall()
+    rows = conn.execute(insert + " RETURNING legacy_id", keys.params()).fetchall()
     return [int(r[0]) for r in rows]
 
 

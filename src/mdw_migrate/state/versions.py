@@ -32,3 +32,15 @@ def replace_country_aliases(conn: Conn, aliases: Mapping[str, str]) -> None:
     with conn.cursor().copy("COPY migration.country_aliases (alias, iso2) FROM STDIN") as cp:
         for alias, iso2 in sorted(aliases.items()):
             cp.write_row((alias, iso2))
+
+
+def mapping_inputs(conn: Conn) -> str:
+    """A digest of what the migration's SQL reads besides the source: the country aliases
+    and the bodies of the tool's functions (both refreshed by `schema apply`)."""
+    row = conn.execute(
+        "SELECT md5(coalesce((SELECT string_agg(alias || '=' || iso2, ',' ORDER BY alias)"
+        " FROM migration.country_aliases), '') || coalesce((SELECT string_agg(p.proname || ':'"
+        " || p.prosrc, ',' ORDER BY p.proname, p.oid) FROM pg_proc p"
+        " WHERE p.pronamespace = 'migration'::regnamespace), ''))"
+    ).fetchone()
+    return str(row[0]) if row else ""
