@@ -148,3 +148,29 @@ def test_sigterm_stops_cleanly_and_resume_finishes(
     _, err = proc.communicate(timeout=300)
     assert proc.returncode == 0, err[-2000:]
     assert_complete(source, target)
+
+
+def test_sigterm_stops_a_sync_cleanly_and_running_it_again_finishes(
+    databases: tuple[str, str, dict[str, str]], tmp_path: Path
+) -> None:
+    from mdw_migrate.legacy import churn
+
+    source, target, env = databases
+    run(source, target, ENTITY, batch_size=20_000)
+    churn.churn(source, 0.05, seed=8)
+    args = [sys.executable, "-m", "mdw_migrate", "sync", ENTITY, "--json", "--batch-size", "300"]
+    proc = subprocess.Popen(
+        args, env=env, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    assert wait_for_batches(proc, 3) == 3
+    proc.send_signal(signal.SIGTERM)
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 1, err[-2000:]
+    finals = [json.loads(x) for x in out.splitlines() if x.startswith("{")]
+    assert finals[-1]["status"] == "interrupted"
+    assert finals[-1]["summary"]["resume"] == f"mdw-migrate sync {ENTITY}"
+    finished = subprocess.run(
+        args, env=env, cwd=tmp_path, capture_output=True, text=True, timeout=300, check=False
+    )
+    assert finished.returncode == 0, finished.stderr[-2000:]
+    assert_complete(source, target)
