@@ -63,6 +63,12 @@ def test_country_spellings_become_iso_alpha2(
     [
         ("Ann@Example.COM", "ann@example.com"),
         ("  bob@example.org  ", "bob@example.org"),
+        # "Trimmed" is every kind of surrounding whitespace, not only spaces.
+        ("\tcarol@example.org\n", "carol@example.org"),
+        ("\r\ndave@example.org\r\n", "dave@example.org"),
+        ("\u00a0eve@example.org\u00a0", "eve@example.org"),
+        ("\ufefffrank@example.org\u2003", "frank@example.org"),
+        (" \t\n\u00a0", None),
         ("first.last+tag@sub.example.co.uk", "first.last+tag@sub.example.co.uk"),
         ("no-at-sign", None),
         ("two@@example.com", None),
@@ -83,6 +89,9 @@ def test_text_is_trimmed_with_inner_whitespace_collapsed_and_case_kept(
     target: psycopg.Connection[Any],
 ) -> None:
     assert one(target, "SELECT migration.clean_text(%s)", "  12  Main\t St.\n ") == "12 Main St."
+    nbsp = "\u00a0Dr.\u00a0\u00a0Ann\u2009Lee\u3000\r\n"
+    assert one(target, "SELECT migration.clean_text(%s)", nbsp) == "Dr. Ann Lee"
+    assert one(target, "SELECT migration.clean_text(%s)", "\u00a0\t\n") == ""
     assert one(target, "SELECT migration.clean_text(%s)", "") == ""
     assert one(target, "SELECT migration.clean_text(%s)", None) is None
 

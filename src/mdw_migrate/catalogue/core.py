@@ -175,7 +175,7 @@ profiles = EntitySpec(
             issue="invalid_email",
             # A blank email is no email: NULL, not an issue.
             issue_when="(migration.normalize_email(s.email) IS NULL"
-            " AND btrim(coalesce(s.email, '')) <> '')",
+            " AND coalesce(migration.clean_text(s.email), '') <> '')",
         ),
         copied("username"),
         copied("first_name"),

@@ -22,7 +22,7 @@ def json_col(name: str, source: str | None = None) -> Col:
         f"migration.try_jsonb(s.{raw})",
         raw=raw,
         issue="invalid_json",
-        issue_when=f"({computed(name)} IS NULL AND btrim(s.{raw}) <> '')",
+        issue_when=f"({computed(name)} IS NULL AND migration.clean_text(s.{raw}) <> '')",
     )
 
 
@@ -197,7 +197,8 @@ orders = EntitySpec(
             "nullif(migration.try_jsonb(s.exports), '{}'::jsonb)",
             raw="exports",
             issue="invalid_json",
-            issue_when=f"({computed('exports')} IS NULL AND btrim(s.exports) NOT IN ('', '{{}}')"
+            issue_when=f"({computed('exports')} IS NULL"
+            " AND migration.clean_text(s.exports) NOT IN ('', '{{}}')"
             " AND migration.try_jsonb(s.exports) IS NULL)",
         ),
         Col(

@@ -347,7 +347,7 @@ categories = EntitySpec(
 
 
 def _blank(expr: str) -> str:
-    return f"btrim(coalesce({expr}, '')) = ''"
+    return f"coalesce(migration.clean_text({expr}), '') = ''"
 
 
 templates = EntitySpec(

@@ -27,19 +27,27 @@ SET search_path = pg_catalog, pg_temp AS $$
     SELECT prefix || CASE WHEN length(id::text) >= 6 THEN id::text ELSE lpad(id::text, 6, '0') END
 $$;
 
--- Trimmed, inner whitespace collapsed, case kept.
+-- The one rule for "trimmed" (mapping.md): every kind of surrounding whitespace goes (space,
+-- tab, newline, carriage return, form feed, vertical tab, the no-break and other Unicode
+-- spaces, zero-width spaces and the byte-order mark), and every run of them inside becomes
+-- one space; case kept.
 CREATE OR REPLACE FUNCTION migration.clean_text(value text) RETURNS text
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp AS $$
-    SELECT regexp_replace(btrim(value, E' \t\r\n\f\x0B'), E'[ \t\r\n\f\x0B]+', ' ', 'g')
+    SELECT regexp_replace(
+        regexp_replace(value,
+            E'^[ \t\r\n\f\x0B\u00A0\u1680\u2000-\u200B\u2028\u2029\u202F\u205F\u3000\uFEFF]+|[ \t\r\n\f\x0B\u00A0\u1680\u2000-\u200B\u2028\u2029\u202F\u205F\u3000\uFEFF]+$',
+            '', 'g'),
+        E'[ \t\r\n\f\x0B\u00A0\u1680\u2000-\u200B\u2028\u2029\u202F\u205F\u3000\uFEFF]+', ' ', 'g')
 $$;
 
--- Lower-cased and trimmed; NULL when blank or not shaped like local@domain.tld.
+-- Trimmed as clean_text does, lower-cased; NULL when blank or not shaped like local@domain.tld.
 CREATE OR REPLACE FUNCTION migration.normalize_email(value text) RETURNS text
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp AS $$
-    SELECT CASE WHEN lower(btrim(value)) ~ '^[^@\s"(),:;<>\[\]\\]+@[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*\.[a-z]{2,}$'
-                THEN lower(btrim(value)) END
+    SELECT CASE WHEN e ~ '^[^@\s"(),:;<>\[\]\\]+@[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*\.[a-z]{2,}$'
+                THEN e END
+    FROM (SELECT lower(migration.clean_text(value)) AS e) AS cleaned
 $$;
 
 CREATE OR REPLACE FUNCTION migration.country_key(value text) RETURNS text
