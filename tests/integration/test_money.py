@@ -136,3 +136,44 @@ def test_offers_and_discounts(migrated: tuple[str, str, GenerationReport]) -> No
     assert len(discounts) + scalar(
         target, "SELECT count(*) FROM migration.row_outcomes WHERE entity = 'discounts'"
     ) == scalar(source, "SELECT count(*) FROM dispatch_discount")
+
+
+def test_a_total_too_large_for_its_column_is_null_with_the_value_kept(
+    create_database: Callable[[str], str],
+) -> None:
+    """quantity x price can need 20 digits: a total that does not fit numeric(14, 2) migrates
+    as NULL with the computed value kept (rule 2), and the purchase is not rejected."""
+    source = create_database("overflow_src")
+    generate(source, scale=0.002, seed=4)
+    with psycopg.connect(source, autocommit=True) as conn:
+        big = conn.execute(
+            "INSERT INTO dispatch_purchase (order_id, product_id, quantity, price)"
+            " SELECT order_id, product_id, 2000000000, 99999999.99 FROM dispatch_purchase"
+            " WHERE id = (SELECT min(id) FROM dispatch_purchase) RETURNING id"
+        ).fetchone()
+    assert big is not None
+    target = create_database("overflow_dst")
+    with psycopg.connect(target, autocommit=True) as conn:
+        schema.apply(conn)
+    for selection in ["orders-with-deps", "products", "sales_orders", "purchases"]:
+        run(source, target, selection, batch_size=500)
+    row = rows(target, "SELECT * FROM purchases WHERE legacy_purchase_id = %s", big[0])
+    assert row, "the purchase was rejected"
+    assert row[0]["total_amount"] is None
+    assert row[0]["unit_price"] == Decimal("99999999.99")
+    kept = row[0]["metadata"]["legacy_raw"]["total_amount"]
+    assert Decimal(str(kept)) == Decimal(2000000000) * Decimal("99999999.99")
+    assert (
+        scalar(
+            target,
+            "SELECT count(*) FROM migration.quality_issues WHERE entity = 'purchases'"
+            " AND legacy_id = %s AND kind = 'out_of_range' AND column_name = 'total_amount'",
+            big[0],
+        )
+        == 1
+    )
+    assert not rows(
+        target,
+        "SELECT 1 FROM migration.row_outcomes WHERE entity = 'purchases' AND legacy_id = %s",
+        big[0],
+    )

@@ -49,6 +49,9 @@ sales_orders = EntitySpec(
     columns=(copied("created_at"),),
 )
 
+# public.purchases.total_amount is numeric(14, 2): 12 digits before the point.
+TOTAL_AMOUNT_LIMIT = 10**12
+
 purchases = EntitySpec(
     name="purchases",
     description="purchases <- dispatch_purchase",
@@ -76,7 +79,18 @@ purchases = EntitySpec(
             legacy_column="legacy_product_id",
         ),
     ),
-    columns=(copied("quantity"), copied("unit_price", "price"), copied("total_amount")),
+    columns=(
+        copied("quantity"),
+        copied("unit_price", "price"),
+        # quantity (int) x price (numeric(10,2)) can need 20 digits; the column has 14. A total
+        # that does not fit is NULL with the computed value kept (rule 2), never a reject.
+        Col(
+            "total_amount",
+            f"(CASE WHEN abs(s.total_amount) < {TOTAL_AMOUNT_LIMIT} THEN s.total_amount END)",
+            raw="total_amount",
+            issue="out_of_range",
+        ),
+    ),
     money=(("price", "unit_price"), ("total_amount", "total_amount")),
 )
 
