@@ -13,11 +13,19 @@ from dataclasses import dataclass, field
 from enum import Enum, StrEnum
 from typing import Any, ClassVar
 
-# Exit codes: 1 for a failed check or an interrupted run, 2 for a usage or configuration
-# error, 3 for a critical error.
+# Exit codes: 1 for the data (a failed check, rows beyond the error budget), 2 for a usage or
+# configuration error, 3 for a critical error; a run stopped by a signal exits 128 + its
+# number (130 for SIGINT, 143 for SIGTERM), as shells report it.
 EXIT_FAILED = 1
 EXIT_USAGE = 2
 EXIT_CRITICAL = 3
+EXIT_SIGNAL_BASE = 128
+EXIT_CODES_HELP = (
+    "Exit codes: 0 done (a declined prompt included); 1 the data: a failed check, or rows"
+    " rejected beyond the error budget; 2 usage or configuration; 3 critical: connection,"
+    " pooler, dependency, schema; 130 stopped by Ctrl-C (SIGINT) and 143 by SIGTERM, after the"
+    " batch in flight: the summary names the command that resumes."
+)
 
 
 class Code(StrEnum):
@@ -104,6 +112,9 @@ class MigrationError(Exception):
 
     @property
     def exit_code(self) -> int:
+        # Too many rows rejected stops the run, but what is wrong is the data.
+        if self.code == Code.ERROR_BUDGET_EXCEEDED:
+            return EXIT_FAILED
         return _EXIT_CODES[self.category]
 
     @property

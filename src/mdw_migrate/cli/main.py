@@ -20,7 +20,7 @@ import click
 from rich.console import Console
 
 from .. import __version__, api
-from ..errors import EXIT_FAILED, MigrationError
+from ..errors import EXIT_CODES_HELP, EXIT_FAILED, EXIT_SIGNAL_BASE, MigrationError
 from . import output
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -80,6 +80,15 @@ class Out:
     result: api.Ended | None = None
     started_at: datetime = field(default_factory=lambda: datetime.now(UTC))
     clock: float = field(default_factory=time.perf_counter)
+    # Set by the commands that stop on a signal: which signal stopped them.
+    stop: Stop | None = None
+
+    def exit_code(self) -> int:
+        """For a result that is not ok: 128 + the signal that stopped the run, else 1."""
+        signum = self.stop.signum if self.stop else None
+        if self.result is not None and self.result.status == "interrupted" and signum:
+            return EXIT_SIGNAL_BASE + signum
+        return EXIT_FAILED
 
     def summary(self, error: MigrationError | None) -> dict[str, Any]:
         result = self.result or api.Ended()
@@ -111,7 +120,8 @@ def fail(exc: MigrationError, as_json: bool) -> None:
 @contextmanager
 def rendered(command: str, as_json: bool, selection: str | None = None) -> Iterator[Out]:
     """Errors in the contract's shape (never a traceback), the closing summary, the exit
-    code: 0, 1 for a failed check or an interrupted run, else the error's own."""
+    code: 0, 1 for a failed check, 128 + the signal for a run a signal stopped, else the
+    error's own."""
     out = Out(f"{command} {selection}" if selection else command, as_json)
     error: MigrationError | None = None
     try:
@@ -119,6 +129,16 @@ def rendered(command: str, as_json: bool, selection: str | None = None) -> Itera
             yield out
     except MigrationError as exc:
         error = exc
+    except KeyboardInterrupt:
+        # A second signal: stopped at once, the batch in flight rolled back.
+        resume = f"mdw-migrate {out.command}" + (" --resume" if command == "migrate" else "")
+        out.result = api.Ended(
+            status="interrupted",
+            verdict=f"Stopped at once; the batch in flight was rolled back. Resume: {resume}",
+            resume=resume,
+        )
+        err_console.print(out.result.verdict, highlight=False)
+        out.stop = out.stop or Stop(signal.SIGINT)
     if error is not None:
         fail(error, as_json)
     if as_json:
@@ -126,10 +146,10 @@ def rendered(command: str, as_json: bool, selection: str | None = None) -> Itera
     if error is not None:
         sys.exit(error.exit_code)
     if out.result is not None and not out.result.ok:
-        sys.exit(EXIT_FAILED)
+        sys.exit(out.exit_code())
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(context_settings={"help_option_names": ["-h", "--help"]}, epilog=EXIT_CODES_HELP)
 @click.version_option(__version__, prog_name="mdw-migrate")
 def cli() -> None:
     """Migrates the legacy MDW database (mdw_db) onto the Supabase schema.
@@ -247,8 +267,8 @@ def migrate(
 
     Ctrl-C or SIGTERM stops after the batch in flight; `--resume` continues from there.
     """
-    stop = _stop_on_signals()
     with rendered("migrate", as_json, selection) as out:
+        stop = _stop_on_signals(out)
         reporter = output.JsonReporter() if as_json else output.RichReporter(console)
         with reporter:
             result = out.result = api.migrate(
@@ -334,8 +354,8 @@ def _sync(
     workers: int | None,
     as_json: bool,
 ) -> None:
-    stop = _stop_on_signals()
     with rendered("diff" if dry_run else "sync", as_json, selection) as out:
+        stop = _stop_on_signals(out)
         reporter = output.JsonReporter() if as_json else output.RichReporter(console)
         with reporter:
             result = out.result = api.sync(
@@ -352,15 +372,29 @@ def _sync(
         output.report_migration(console, result, as_json)
 
 
-def _stop_on_signals() -> threading.Event:
+class Stop:
+    """Set by the first Ctrl-C or SIGTERM; remembers which, for the exit code."""
+
+    def __init__(self, signum: int | None = None) -> None:
+        self.event = threading.Event()
+        self.signum = signum
+        if signum is not None:
+            self.event.set()
+
+    def is_set(self) -> bool:
+        return self.event.is_set()
+
+
+def _stop_on_signals(out: Out) -> Stop:
     """The first Ctrl-C or SIGTERM asks the run to stop after the batch in flight (a clean,
     resumable state); a second one stops at once."""
-    stop = threading.Event()
+    stop = out.stop = Stop()
 
     def handler(signum: int, frame: object) -> None:
         if stop.is_set():
             raise KeyboardInterrupt
-        stop.set()
+        stop.signum = signum
+        stop.event.set()
         err_console.print(
             "Stopping after the batch in flight (press Ctrl-C again to stop at once)..."
         )
