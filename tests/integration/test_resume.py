@@ -143,6 +143,18 @@ def test_sigterm_stops_cleanly_and_resume_finishes(
     assert "Stopping after the batch in flight" in err
     state = scalar(target, "SELECT status FROM migration.entity_progress WHERE entity = %s", ENTITY)
     assert state == "running"
+    # `status` says it was interrupted (no run holds the target now), and how to resume.
+    shown = subprocess.run(
+        [sys.executable, "-m", "mdw_migrate", "status", "--json"],
+        env=env, cwd=tmp_path, capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    listed = {e["entity"]: e for e in json.loads(shown.stdout.splitlines()[0])["entities"]}
+    assert listed[ENTITY]["state"] == "interrupted"
+    assert listed[ENTITY]["resume"] == f"mdw-migrate migrate {ENTITY} --resume"
+    if "ranges" in listed[ENTITY]:
+        assert listed[ENTITY]["lastCheckpoint"] is None
+        assert all(r["lastCheckpoint"] is None or r["lastCheckpoint"] <= r["upTo"]
+                   for r in listed[ENTITY]["ranges"])  # fmt: skip
     # Constraints came back even though the pass stopped half way.
     assert rows(target, "SELECT * FROM migration.deferred_ddl") == []
     proc = start(env, tmp_path, "--resume")

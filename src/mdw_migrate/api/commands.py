@@ -9,7 +9,7 @@ import getpass
 import os
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import psycopg
 from psycopg import sql
@@ -346,15 +346,51 @@ def status(config: Config) -> Status:
         endpoints = config.connect(writes_target=False)
         with databases.connect(endpoints.target, autocommit=True) as conn:
             items = state.progress.status_rows(conn, CATALOGUE.order(CATALOGUE.entities))
+            running = (
+                state.runs.active(conn) if any(i["state"] == "running" for i in items) else False
+            )
+            for item in items:
+                _explain_unfinished(conn, item, running)
     states = [item["state"] for item in items]
+    resumes = sorted({item["resume"] for item in items if item.get("resume")})
+    verdict = f"{states.count('completed')} of {len(items)} entities completed"
+    if resumes:
+        verdict += f"; {states.count('interrupted')} interrupted, resume with: {', '.join(resumes)}"
     return Status(
-        verdict=f"{states.count('completed')} of {len(items)} entities completed",
+        verdict=verdict,
         totals={
             "entities": len(items),
-            **{s: states.count(s) for s in ("completed", "running", "pending", "failed")},
+            **{
+                s: states.count(s)
+                for s in ("completed", "running", "interrupted", "pending", "failed")
+            },
         },
+        resume=resumes[0] if len(resumes) == 1 else None,
         entities=items,
     )
+
+
+def _explain_unfinished(conn: psycopg.Connection[Any], item: dict[str, Any], running: bool) -> None:
+    """An entity left `running` by a run that no longer holds the run lock was interrupted:
+    it says so, with the command that resumes it and, when its pass was split, the
+    checkpoint of each key range (the ones --resume uses)."""
+    if item["state"] != "running" or running:
+        return
+    item["state"] = "interrupted"
+    command = (item["lastRun"] or {}).get("command") or f"migrate {item['entity']}"
+    verb, _, selection = command.partition(" ")
+    item["resume"] = (
+        f"mdw-migrate sync {selection}"
+        if verb == "sync"
+        else f"mdw-migrate migrate {selection or item['entity']} --resume"
+    )
+    ranges = state.ranges.saved(conn, item["entity"])
+    if ranges:
+        # Each range resumes from its own checkpoint: the entity has none of its own.
+        item["lastCheckpoint"] = None
+        item["ranges"] = [
+            {"upTo": hi, "lastCheckpoint": last, "done": done} for _, hi, last, done in ranges
+        ]
 
 
 def generate(config: Config, *, scale: float, seed: int, force: bool) -> Generated:

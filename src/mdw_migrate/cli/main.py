@@ -520,6 +520,7 @@ def status(as_json: bool) -> None:
             output.emit_json({"status": "success", "entities": result.entities})
         else:
             console.print(output.status_table(result.entities))
+            console.print(result.verdict, highlight=False)
 
 
 # ---------------------------------------------------------------- demo

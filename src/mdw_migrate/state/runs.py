@@ -18,6 +18,16 @@ _RUN_LOCK = "SELECT pg_try_advisory_lock(hashtext('mdw-migrate run'))"
 _RUN_UNLOCK = "SELECT pg_advisory_unlock(hashtext('mdw-migrate run'))"
 
 
+def active(conn: Conn) -> bool:
+    """Whether a run holds the target's run lock now (a run that was killed holds none,
+    whatever migration.runs still says of it)."""
+    row = conn.execute(_RUN_LOCK).fetchone()
+    if row and row[0]:
+        conn.execute(_RUN_UNLOCK)
+        return False
+    return True
+
+
 @contextmanager
 def exclusive(conn: Conn) -> Iterator[None]:
     """Holds the target's run lock (a session advisory lock) for the block, or refuses with
