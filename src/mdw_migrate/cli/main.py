@@ -269,7 +269,7 @@ def migrate(
     """
     with rendered("migrate", as_json, selection) as out:
         stop = _stop_on_signals(out)
-        reporter = output.JsonReporter() if as_json else output.RichReporter(console)
+        reporter = output.reporter_for(console, as_json)
         with reporter:
             result = out.result = api.migrate(
                 out.config,
@@ -356,7 +356,7 @@ def _sync(
 ) -> None:
     with rendered("diff" if dry_run else "sync", as_json, selection) as out:
         stop = _stop_on_signals(out)
-        reporter = output.JsonReporter() if as_json else output.RichReporter(console)
+        reporter = output.reporter_for(console, as_json)
         with reporter:
             result = out.result = api.sync(
                 out.config,
@@ -541,7 +541,7 @@ def demo(scale: float, seed: int, batch_size: int | None) -> None:
         console.print(f"      {text}" if detail else f"[bold]{next(steps)}/4[/] {text}")
 
     with rendered("demo", False) as out:
-        reporter = output.RichReporter(console)
+        reporter = output.reporter_for(console, False)
         with reporter:
             result = out.result = api.demo(
                 out.config,

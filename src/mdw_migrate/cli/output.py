@@ -64,8 +64,77 @@ def emit_json(obj: dict[str, Any]) -> None:
         sys.stdout.flush()
 
 
+def reporter_for(console: Console, as_json: bool) -> JsonReporter | RichReporter | PlainReporter:
+    """The contract's JSON lines; bars on a terminal; plain lines anywhere else (CI, nohup,
+    a log file), where bars would only appear at the end."""
+    if as_json:
+        return JsonReporter()
+    if console.is_terminal:
+        return RichReporter(console)
+    return PlainReporter(console)
+
+
+class PlainReporter:
+    """A line per entity when it starts and ends, and for every entity still running a line
+    at least every `interval` seconds: rows done of total, rows/s, ETA."""
+
+    def __init__(self, console: Console, interval: float = 10.0) -> None:
+        self.console = console
+        self.interval = interval
+        self.lock = threading.Lock()
+        # entity -> [started, rows done, total]
+        self.running: dict[str, list[float]] = {}
+        self.stopped = threading.Event()
+        self.ticker = threading.Thread(target=self._tick, name="mdw-progress", daemon=True)
+
+    def __enter__(self) -> PlainReporter:
+        self.ticker.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stopped.set()
+        self.ticker.join(timeout=1)
+
+    def entity_started(self, entity: str, total_rows: int, batch_size: int) -> None:
+        with self.lock:
+            self.running[entity] = [time.perf_counter(), 0, total_rows]
+        self._line(f"{entity}: started, {total_rows:,} rows, batches of {batch_size:,}")
+
+    def batch_done(self, stats: BatchStats) -> None:
+        with self.lock:
+            if stats.entity in self.running:
+                self.running[stats.entity][1] += stats.rows
+
+    def entity_done(self, result: EntityResult) -> None:
+        with self.lock:
+            self.running.pop(result.entity, None)
+        self._line(
+            f"{result.entity}: {result.status}, {result.processed:,} rows read in"
+            f" {human_duration(result.seconds)} ({result.rows_per_second:,.0f} rows/s)"
+        )
+
+    def _tick(self) -> None:
+        while not self.stopped.wait(self.interval):
+            with self.lock:
+                snapshot = {e: list(v) for e, v in self.running.items()}
+            now = time.perf_counter()
+            for entity, (started, done, total) in snapshot.items():
+                elapsed = now - started
+                rate = done / elapsed if elapsed > 0 else 0.0
+                eta = human_duration((total - done) / rate) if rate > 0 and total > done else "-"
+                share = f" ({100 * done / total:.0f} %)" if total else ""
+                self._line(
+                    f"{entity}: {int(done):,} of {int(total):,} rows{share}, {rate:,.0f} rows/s,"
+                    f" elapsed {human_duration(elapsed)}, ETA {eta}"
+                )
+
+    def _line(self, text: str) -> None:
+        with _EMIT:
+            self.console.print(text, highlight=False, soft_wrap=True)
+
+
 class RichReporter:
-    """One progress bar per entity: rows, rate, ETA."""
+    """One progress bar per entity: rows, rate, time elapsed and remaining."""
 
     def __init__(self, console: Console) -> None:
         self.console = console
@@ -74,7 +143,9 @@ class RichReporter:
             BarColumn(),
             MofNCompleteColumn(),
             TextColumn("{task.fields[rate]:>10} rows/s"),
+            TextColumn("elapsed"),
             TimeElapsedColumn(),
+            TextColumn("ETA"),
             TimeRemainingColumn(),
             console=console,
             transient=False,
