@@ -335,3 +335,16 @@ def test_sync_and_diff_on_the_command_line(env: dict[str, str]) -> None:
     assert human.exit_code == 0
     assert "0 inserted, 0 updated, 0 deleted" in " ".join(human.output.split())
     assert list(Path("backups").glob("sync-all-*.json"))
+
+
+def test_a_dry_run_says_would_and_points_at_nothing_it_did_not_write(env: dict[str, str]) -> None:
+    generate(env["source"], scale=0.002, seed=3)
+    invoke("schema", "apply")
+    result = invoke("migrate", "core-with-patients", "--dry-run")
+    assert result.exit_code == 0, result.output
+    text = " ".join(result.output.split())
+    assert "Dry run (nothing written)" in text and "would have" in text
+    # The table's headers say "would" too (wrapped at 80 columns, never cut).
+    assert "…" not in result.output and text.count("would") >= 4
+    assert "migration.row_outcomes" not in text
+    assert scalar(env["target"], "SELECT count(*) FROM public.offices") == 0

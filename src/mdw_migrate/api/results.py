@@ -91,10 +91,15 @@ class Migrated(Ended):
         elif any(not v.passed for v in validations):
             result.status, result.failure = "failed", Code.VALIDATION_FAILED
             result.verdict = f"Migrated {done}. {validation_verdict(validations)}"
+        elif outcome.dry_run:
+            result.verdict = (
+                f"Dry run (nothing written): {len(outcome.results)} entities would have"
+                f" {sums['migrated']:,} migrated, {sums['excluded']:,} excluded,"
+                f" {sums['rejected']:,} rejected"
+            )
         else:
-            verb = "Dry run read" if outcome.dry_run else "Migrated"
             checked = f". {validation_verdict(validations)}" if validations else ""
-            result.verdict = f"{verb} {done}{checked}"
+            result.verdict = f"Migrated {done}{checked}"
         return result
 
 

@@ -288,7 +288,10 @@ def success_object(
 def summary_table(outcome: RunOutcome) -> Table:
     title = "Migration summary" + (" (dry run: nothing was written)" if outcome.dry_run else "")
     table = Table(title=title)
-    for header in ("entity", "source", "migrated", "excluded", "rejected", "duration", "rows/s"):
+    outcomes = ("migrated", "excluded", "rejected")
+    if outcome.dry_run:
+        outcomes = ("would migrate", "would exclude", "would reject")
+    for header in ("entity", "source", *outcomes, "duration", "rows/s"):
         table.add_column(
             header, justify="left" if header == "entity" else "right", no_wrap=header == "entity"
         )
@@ -344,7 +347,8 @@ def reasons_table(outcome: RunOutcome) -> Table | None:
     rows = [(r.entity, code, n) for r in outcome.results for code, n in r.reasons.items()]
     if not rows:
         return None
-    table = Table(title="Excluded and rejected rows by rule (details: migration.row_outcomes)")
+    where = "a dry run keeps none" if outcome.dry_run else "details: migration.row_outcomes"
+    table = Table(title=f"Excluded and rejected rows by rule ({where})")
     for header in ("entity", "rule / reason", "rows"):
         table.add_column(header, justify="right" if header == "rows" else "left")
     for entity, code, n in rows:
