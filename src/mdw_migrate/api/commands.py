@@ -119,16 +119,9 @@ def migrate(
             restart_batches={names[0]: restart_from_batch} if restart_from_batch else {},
             should_stop=should_stop,
         )
-        outcome, validations = _run(
-            config, endpoints, names, options, reporter or SilentReporter(), validate
+        outcome, validations = _run_and_file(
+            config, endpoints, names, options, reporter, validate, selection, trail
         )
-        if validations:
-            files.write_validation(config, validations, selection)
-        if outcome.backups:
-            files.write_backup_metadata(
-                config, selection, options.backup_stamp, endpoints, outcome.backups, kind="migrate"
-            )
-        trail.counts = dict(outcome.counts())
         return _ended(trail, Migrated.of(outcome, validations, selection))
 
 
@@ -184,16 +177,9 @@ def sync(
             incremental=True,
             keep_deleted=keep_deleted,
         )
-        outcome, validations = _run(
-            config, endpoints, names, options, reporter or SilentReporter(), validate
+        outcome, validations = _run_and_file(
+            config, endpoints, names, options, reporter, validate, selection, trail
         )
-        if validations:
-            files.write_validation(config, validations, selection)
-        if outcome.backups:
-            files.write_backup_metadata(
-                config, selection, options.backup_stamp, endpoints, outcome.backups, kind="sync"
-            )
-        trail.counts = dict(outcome.counts())
         added = sorted(set(names) - set(chosen))
         return _ended(trail, Synced.of(outcome, validations, selection, added))
 
@@ -242,6 +228,32 @@ def _run_options(
         open_source=lambda: databases.open_source(endpoints.source),
         open_target=lambda: databases.open_target(endpoints.target, settings.migration_timeout),
     )
+
+
+def _run_and_file(
+    config: Config,
+    endpoints: databases.Endpoints,
+    names: Sequence[str],
+    options: RunOptions,
+    reporter: Reporter | None,
+    validate: bool,
+    selection: str,
+    trail: Trail,
+) -> tuple[RunOutcome, list[EntityValidation]]:
+    """A migrate or sync run, then its files: validations, the metadata of the copies of the
+    rows it deleted (./backups/<migrate|sync>-<selection>-<stamp>.json), the audit's counts."""
+    outcome, validations = _run(
+        config, endpoints, names, options, reporter or SilentReporter(), validate
+    )
+    if validations:
+        files.write_validation(config, validations, selection)
+    if outcome.backups:
+        kind = "sync" if options.incremental else "migrate"
+        files.write_backup_metadata(
+            config, selection, options.backup_stamp, endpoints, outcome.backups, kind=kind
+        )
+    trail.counts = dict(outcome.counts())
+    return outcome, validations
 
 
 def _run(
