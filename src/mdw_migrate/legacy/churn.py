@@ -209,7 +209,7 @@ def django_changes(conninfo: str) -> dict[str, Any]:
         conn.execute("DELETE FROM dispatch_file WHERE id = %s", [gone_file])
         # An instruction with its states and tasks. Rows that name it elsewhere stay, as the
         # legacy data's orphans do: notifications lose their order (an optional reference),
-        # its files and plans are rejected (a required one).
+        # the rows that require it (its order_files, say) are rejected.
         gone_instruction = _first(
             conn,
             "SELECT max(i.id) FROM dispatch_instruction i WHERE i.id < %s"
