@@ -10,7 +10,6 @@ rollback does, so nothing is lost and a crash leaves them queued for the next ru
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
 from typing import Any
 
 import psycopg
@@ -70,7 +69,3 @@ def delete_pending(target: Conn, spec: EntitySpec, stamp: str) -> Backup:
         },
     )
     return backup
-
-
-def counts(backups: Sequence[Backup]) -> dict[str, int]:
-    return {b.entity: b.rows for b in backups}

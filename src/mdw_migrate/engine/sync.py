@@ -108,7 +108,6 @@ def finish(session: Session, spec: EntitySpec, plan: Plan) -> None:
         spec.name,
         mapping_hash=plan.mapping_hash,
         changes_seen=plan.watermark,
-        fingerprinted=True,
         synced_at=session.ctx.snapshot_at,
     )
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, replace
+from functools import cached_property
 from typing import Any
 
 import psycopg
@@ -37,9 +38,13 @@ class BatchKeys:
             "batch_no": self.batch_no,
             "lo": self.lo,
             "hi": self.hi,
-            # Every key of the spans (a sync's batch: some thousands at most).
-            "span_keys": [k for lo, hi in self.spans for k in range(lo + 1, hi + 1)],
+            "span_keys": self.span_keys,
         }
+
+    @cached_property
+    def span_keys(self) -> list[int]:
+        """Every key of the spans (a sync's batch: 64 k at most), listed once per batch."""
+        return [k for lo, hi in self.spans for k in range(lo + 1, hi + 1)]
 
 
 def in_batch(column: str, keys: BatchKeys) -> str:

@@ -98,16 +98,6 @@ def seen_rows(conn: Conn, entity: str) -> int:
     return int(row[0]) if row else 0
 
 
-def rows_of(conn: Conn, entity: str, buckets: list[int]) -> dict[int, int]:
-    """Source rows now (else before) of the given buckets."""
-    rows = conn.execute(
-        "SELECT bucket, greatest(coalesce(source_rows, 0), coalesce(seen_rows, 0))"
-        " FROM migration.range_fingerprints WHERE entity = %s AND bucket = ANY(%s)",
-        [entity, buckets],
-    ).fetchall()
-    return {int(b): int(n) for b, n in rows}
-
-
 def store(conn: Conn, keys: BatchKeys) -> None:
     """The buckets whose last key the batch covers are now as the source has them (a bucket
     cut by an earlier batch of the same pass was finished by this one)."""

@@ -1,5 +1,5 @@
 """`migration.entity_sync`: per entity, the mapping its fingerprints were computed with,
-whether they cover the whole entity, how far it has read its parents' mapping changes, and
+how far it has read its parents' mapping changes, and
 the time of the source snapshot it is in step with."""
 
 from __future__ import annotations
@@ -14,17 +14,15 @@ from ._conn import Conn
 class Mark:
     mapping_hash: str
     changes_seen: int
-    fingerprinted: bool
     synced_at: datetime
 
 
 def get(conn: Conn, entity: str) -> Mark | None:
     row = conn.execute(
-        "SELECT mapping_hash, changes_seen, fingerprinted, synced_at FROM migration.entity_sync"
-        " WHERE entity = %s",
+        "SELECT mapping_hash, changes_seen, synced_at FROM migration.entity_sync WHERE entity = %s",
         [entity],
     ).fetchone()
-    return Mark(str(row[0]), int(row[1]), bool(row[2]), row[3]) if row else None
+    return Mark(str(row[0]), int(row[1]), row[2]) if row else None
 
 
 def put(
@@ -33,15 +31,14 @@ def put(
     *,
     mapping_hash: str,
     changes_seen: int,
-    fingerprinted: bool,
     synced_at: datetime,
 ) -> None:
     conn.execute(
-        "INSERT INTO migration.entity_sync (entity, mapping_hash, changes_seen, fingerprinted,"
-        " synced_at) VALUES (%s, %s, %s, %s, %s) ON CONFLICT (entity) DO UPDATE SET"
+        "INSERT INTO migration.entity_sync (entity, mapping_hash, changes_seen, synced_at)"
+        " VALUES (%s, %s, %s, %s) ON CONFLICT (entity) DO UPDATE SET"
         " mapping_hash = EXCLUDED.mapping_hash, changes_seen = EXCLUDED.changes_seen,"
-        " fingerprinted = EXCLUDED.fingerprinted, synced_at = EXCLUDED.synced_at",
-        [entity, mapping_hash, changes_seen, fingerprinted, synced_at],
+        " synced_at = EXCLUDED.synced_at",
+        [entity, mapping_hash, changes_seen, synced_at],
     )
 
 

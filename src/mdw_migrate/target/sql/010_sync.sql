@@ -45,6 +45,5 @@ CREATE TABLE IF NOT EXISTS migration.entity_sync (
     entity text PRIMARY KEY,
     mapping_hash text NOT NULL,
     changes_seen bigint NOT NULL DEFAULT 0,
-    fingerprinted boolean NOT NULL DEFAULT false,
     synced_at timestamptz NOT NULL DEFAULT now()
 );
