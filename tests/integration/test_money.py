@@ -151,6 +151,11 @@ def test_a_total_too_large_for_its_column_is_null_with_the_value_kept(
             " SELECT order_id, product_id, 2000000000, 99999999.99 FROM dispatch_purchase"
             " WHERE id = (SELECT min(id) FROM dispatch_purchase) RETURNING id"
         ).fetchone()
+        # A purchase of an order that does not exist: rejected, and its money must show.
+        conn.execute(
+            "INSERT INTO dispatch_purchase (order_id, product_id, quantity, price)"
+            " VALUES (999999999, NULL, 3, 1000000.01)"
+        )
     assert big is not None
     target = create_database("overflow_dst")
     with psycopg.connect(target, autocommit=True) as conn:
@@ -177,3 +182,28 @@ def test_a_total_too_large_for_its_column_is_null_with_the_value_kept(
         "SELECT 1 FROM migration.row_outcomes WHERE entity = 'purchases' AND legacy_id = %s",
         big[0],
     )
+    # Reconciliation: source = target + rejected + excluded + kept raw, to the cent.
+    with psycopg.connect(source) as s, psycopg.connect(target, autocommit=True) as t:
+        result = validate(CATALOGUE, "purchases", s, t)
+    money = {c.details["column"]: c for c in result.checks if c.type == "money"}
+    total = money["total_amount"]
+    assert total.status == "passed", total.details
+    assert Decimal(total.details["keptRawSum"]) == Decimal(kept)
+    assert Decimal(total.details["rejectedSum"]) == Decimal("3000000.03")
+    assert total.details["rejectedRows"] == 1
+    assert Decimal(total.details["sourceSum"]) == Decimal(
+        scalar(source, "SELECT sum(quantity * price) FROM dispatch_purchase")
+    )
+    assert Decimal(money["unit_price"].details["rejectedSum"]) == Decimal("1000000.01")
+    assert total.details["difference"] == "0.00"
+
+    # Money gone from a migrated row does not hide behind the rejected row's.
+    with psycopg.connect(target, autocommit=True) as conn:
+        conn.execute(
+            "UPDATE purchases SET unit_price = unit_price - 0.01"
+            " WHERE id = (SELECT id FROM purchases ORDER BY id LIMIT 1)"
+        )
+    with psycopg.connect(source) as s, psycopg.connect(target, autocommit=True) as t:
+        damaged = validate(CATALOGUE, "purchases", s, t)
+    price = next(c for c in damaged.checks if c.details.get("column") == "unit_price")
+    assert price.status == "failed" and price.details["difference"] == "-0.01"

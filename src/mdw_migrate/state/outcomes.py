@@ -73,15 +73,6 @@ def reject_load_error(conn: Conn, keys: BatchKeys, legacy_id: int, detail: str) 
     )
 
 
-def counts(conn: Conn, entity: str) -> dict[str, int]:
-    """outcome -> rows (`excluded`, `rejected`)."""
-    rows = conn.execute(
-        "SELECT outcome, count(*) FROM migration.row_outcomes WHERE entity = %s GROUP BY 1",
-        [entity],
-    ).fetchall()
-    return {str(outcome): int(n) for outcome, n in rows}
-
-
 def reasons(conn: Conn, entity: str) -> dict[str, int]:
     rows = conn.execute(
         "SELECT reason_code, count(*) FROM migration.row_outcomes WHERE entity = %s"
@@ -89,6 +80,18 @@ def reasons(conn: Conn, entity: str) -> dict[str, int]:
         [entity],
     ).fetchall()
     return {str(code): int(n) for code, n in rows}
+
+
+def reasons_by_outcome(conn: Conn, entity: str) -> dict[str, dict[str, int]]:
+    """outcome (`excluded`, `rejected`) -> reason code -> rows."""
+    found: dict[str, dict[str, int]] = {}
+    for outcome, code, n in conn.execute(
+        "SELECT outcome, reason_code, count(*) FROM migration.row_outcomes WHERE entity = %s"
+        " GROUP BY 1, 2 ORDER BY 1, 2",
+        [entity],
+    ).fetchall():
+        found.setdefault(str(outcome), {})[str(code)] = int(n)
+    return found
 
 
 def load_errors(conn: Conn, entity: str) -> int:
@@ -100,12 +103,12 @@ def load_errors(conn: Conn, entity: str) -> int:
     return int(row[0]) if row else 0
 
 
-def legacy_ids(conn: Conn, entity: str) -> list[int]:
-    """Every legacy id of the entity that was not migrated."""
+def not_migrated(conn: Conn, entity: str) -> tuple[list[int], list[str]]:
+    """Every legacy id of the entity that was not migrated, and its outcome, as two lists."""
     rows = conn.execute(
-        "SELECT legacy_id FROM migration.row_outcomes WHERE entity = %s", [entity]
+        "SELECT legacy_id, outcome FROM migration.row_outcomes WHERE entity = %s", [entity]
     ).fetchall()
-    return [int(r[0]) for r in rows]
+    return [int(r[0]) for r in rows], [str(r[1]) for r in rows]
 
 
 def forget(conn: Conn, entity: str) -> None:

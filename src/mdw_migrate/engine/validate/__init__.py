@@ -12,11 +12,12 @@ from ..archive import ArchiveSpec, validate_archive
 from ..context import Conn
 from ..planner import Catalogue
 from ..spec import EntitySpec
-from .entity import DEFAULT_TOLERANCE, SAMPLE_SIZE, validate_entity
+from .entity import ACCURACY_THRESHOLD, DEFAULT_TOLERANCE, SAMPLE_SIZE, validate_entity
 from .result import Check, EntityValidation, status
 from .security import SECURITY, SECURITY_LISTS, validate_security
 
 __all__ = [
+    "ACCURACY_THRESHOLD",
     "DEFAULT_TOLERANCE",
     "SAMPLE_SIZE",
     "SECURITY",
@@ -65,7 +66,13 @@ def _validate_archive(spec: ArchiveSpec, source: Conn, target: Conn) -> EntityVa
         Check(
             "accounting",
             status(not short),
-            {"expected": expected, "actual": actual, "tables": len(counts), "mismatches": short},
+            {
+                "expected": expected,
+                "actual": actual,
+                "tables": len(counts),
+                "mismatches": short,
+                "perTable": {t: {"source": s, "archived": a} for t, (s, a) in counts.items()},
+            },
         )
     ]
     recommendations = [f"Run 'mdw-migrate migrate {spec.name}' again"] if short else []

@@ -16,6 +16,10 @@ from ..spec import EntitySpec
 from .result import Check, EntityValidation, status
 
 DEFAULT_TOLERANCE = 0.1  # percent, the contract's
+# Percent of the re-mapped sample that must equal the target, column by column: all of it.
+# Completeness (rows without a data-quality issue) has no threshold: those rows migrate,
+# each issue is listed by kind, and the rules say which values become issues.
+ACCURACY_THRESHOLD = 100.0
 # Rows per entity re-read from the source and mapped again for the accuracy check.
 SAMPLE_SIZE = 200
 
@@ -32,8 +36,9 @@ def validate_entity(
     row = source.execute(sqlgen.source_count_query(spec)).fetchone()
     source_rows = int(row[0]) if row else 0
     migrated = state.id_map.count(target, name)
-    outcomes = state.outcomes.counts(target, name)
-    excluded, rejected = outcomes.get("excluded", 0), outcomes.get("rejected", 0)
+    reasons = state.outcomes.reasons_by_outcome(target, name)
+    excluded = sum(reasons.get("excluded", {}).values())
+    rejected = sum(reasons.get("rejected", {}).values())
     table = f"public.{sqlgen.q(spec.target)}"
     legacy = sqlgen.q(spec.legacy_column)
     # Rows kept by `sync --keep-deleted`: migrated once, their legacy row gone since.
@@ -45,6 +50,9 @@ def validate_entity(
         "migrated": migrated,
         "excluded": excluded,
         "rejected": rejected,
+        # By named rule and by reason code (details per row: migration.row_outcomes).
+        "excludedBy": reasons.get("excluded", {}),
+        "rejectedBy": reasons.get("rejected", {}),
     }
     if kept:
         counted["keptDeleted"] = len(kept)
@@ -148,11 +156,12 @@ def _data_quality(
     accuracy = 100.0 if not sampled else round(100.0 * (sampled - len(differing)) / sampled, 2)
     check = Check(
         "data_quality",
-        status(not differing),
+        status(not differing and accuracy >= ACCURACY_THRESHOLD),
         {
             "completeness": quality,
             "rowsWithIssues": affected,
             "accuracy": accuracy,
+            "accuracyThreshold": ACCURACY_THRESHOLD,
             "sampled": sampled,
             "differingLegacyIds": differing[:20],
         },
@@ -199,30 +208,70 @@ def _accuracy_sample(
 def _money(
     spec: EntitySpec, source: Conn, target: Conn, table: str, kept: list[int]
 ) -> list[Check]:
-    """Every money column summed on both sides, to the cent, over the migrated rows (rows
-    kept by --keep-deleted have no source row, and are left out of the target's sum)."""
+    """Every money column reconciled to the cent: the source sum of all rows equals the target
+    sum plus the sums of the rejected and the excluded rows, plus values kept raw because they
+    did not fit (rule 2). Rejected money is shown, never hidden. Rows kept by --keep-deleted
+    have no source row and are left out of the target's sum."""
     if not spec.money:
         return []
-    not_migrated = state.outcomes.legacy_ids(target, spec.name)
+    ids, outcomes = state.outcomes.not_migrated(target, spec.name)
+    key = sqlgen.q(spec.source.key)
+    sums = []
+    for source_col, _ in spec.money:
+        col = f"src.{sqlgen.q(source_col)}"
+        sums += [
+            f"coalesce(sum({col}), 0)",
+            f"coalesce(sum({col}) FILTER (WHERE o.outcome = 'rejected'), 0)",
+            f"coalesce(sum({col}) FILTER (WHERE o.outcome = 'excluded'), 0)",
+            f"count({col}) FILTER (WHERE o.outcome = 'rejected')",
+        ]
+    # One scan of the source for every column; the outcomes join by hash, not per-row ANY().
+    src = source.execute(
+        f"SELECT {', '.join(sums)} FROM ({spec.source.query}) AS src"
+        " LEFT JOIN unnest(%s::bigint[], %s::text[]) AS o (legacy_id, outcome)"
+        f" ON o.legacy_id = src.{key}",
+        [ids, outcomes],
+    ).fetchone()
+    raws = {c.name: c.raw for c in spec.columns if c.raw}
+    dst_sums = []
+    for _, target_col in spec.money:
+        col = sqlgen.q(target_col)
+        dst_sums.append(f"coalesce(sum({col}), 0)")
+        raw = raws.get(target_col)
+        dst_sums.append(
+            f"coalesce(sum((metadata -> 'legacy_raw' ->> '{raw}')::numeric)"
+            f" FILTER (WHERE {col} IS NULL), 0)"
+            if raw
+            else "0"
+        )
+    dst = target.execute(
+        f"SELECT {', '.join(dst_sums)} FROM {table}"
+        f" WHERE NOT ({sqlgen.q(spec.legacy_column)} = ANY(%s))".encode(),
+        [kept],
+    ).fetchone()
     checks = []
-    for source_col, target_col in spec.money:
-        src = source.execute(
-            f"SELECT coalesce(sum(src.{sqlgen.q(source_col)}), 0) FROM ({spec.source.query})"
-            f" AS src WHERE NOT (src.{sqlgen.q(spec.source.key)} = ANY(%s))",
-            [not_migrated],
-        ).fetchone()
-        dst = target.execute(
-            f"SELECT coalesce(sum({sqlgen.q(target_col)}), 0) FROM {table}"
-            f" WHERE NOT ({sqlgen.q(spec.legacy_column)} = ANY(%s))".encode(),
-            [kept],
-        ).fetchone()
-        expected = Decimal(src[0]) if src else Decimal(0)
-        actual = Decimal(dst[0]) if dst else Decimal(0)
+    for i, (_, target_col) in enumerate(spec.money):
+        total, rejected, excluded, rejected_rows = src[4 * i : 4 * i + 4] if src else (0, 0, 0, 0)
+        in_target, kept_raw = dst[2 * i : 2 * i + 2] if dst else (0, 0)
+        expected = Decimal(total)
+        accounted = Decimal(in_target) + Decimal(rejected) + Decimal(excluded) + Decimal(kept_raw)
         checks.append(
             Check(
                 "money",
-                status(expected == actual),
-                {"column": target_col, "expected": str(expected), "actual": str(actual)},
+                status(expected == accounted),
+                {
+                    "column": target_col,
+                    # The contract's pair: the source sum, and what the target accounts for.
+                    "expected": str(expected),
+                    "actual": str(accounted),
+                    "sourceSum": str(expected),
+                    "targetSum": str(Decimal(in_target)),
+                    "rejectedSum": str(Decimal(rejected)),
+                    "rejectedRows": int(rejected_rows),
+                    "excludedSum": str(Decimal(excluded)),
+                    "keptRawSum": str(Decimal(kept_raw)),
+                    "difference": str(accounted - expected),
+                },
             )
         )
     return checks
