@@ -25,6 +25,9 @@ class QuietReporter:
         self.batches: list[BatchStats] = []
         self.results: list[EntityResult] = []
 
+    def run_started(self, estimates: dict[str, int]) -> None:
+        return None
+
     def entity_started(self, entity: str, total_rows: int, batch_size: int) -> None:
         return None
 

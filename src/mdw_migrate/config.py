@@ -80,6 +80,23 @@ class Settings(BaseSettings):
         return value.strip().lower() if isinstance(value, str) else value
 
 
+def variables_help() -> list[tuple[str, str]]:
+    """Every setting's variable with its default, for `--help` (secrets show none)."""
+    shown = {
+        "source_db_host": "the embedded server",
+        "target_db_host": "the embedded server",
+        "source_db_password": "none; never printed",
+        "target_db_password": "none; never printed",
+        "mdw_id_secret": "generated once, stored in the target",
+        "db_sslmode": "require for a remote host, prefer for a local one",
+        "db_sslrootcert": "none",
+    }
+    return [
+        (name.upper(), shown.get(name, str(info.default)))
+        for name, info in Settings.model_fields.items()
+    ]
+
+
 SECRET_FIELDS = frozenset({"source_db_password", "target_db_password", "mdw_id_secret"})
 KNOWN_VARIABLES = frozenset(name.upper() for name in Settings.model_fields)
 

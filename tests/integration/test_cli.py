@@ -2,8 +2,17 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
+import pty
+import re
+import select
+import subprocess
+import sys
+import time
 from collections.abc import Callable
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -142,7 +151,11 @@ def test_rollback_removes_only_the_tools_rows_and_remigrate_restores_uuids(
         conn.execute("INSERT INTO offices (name, legacy_office_id) VALUES ('hand-made', -1)")
     refused = invoke("rollback:offices", "--yes", "--json")
     assert refused.exit_code == 3
-    assert contract_error(refused.output)["error"]["code"] == "DEPENDENTS_EXIST"
+    error = contract_error(refused.output)
+    assert error["error"]["code"] == "DEPENDENTS_EXIST"
+    # The dependants are named once (all of them in details); the advice is one command.
+    assert error["recovery"]["suggestion"] == "Roll them back together: mdw-migrate rollback core"
+    assert len(error["error"]["details"]["dependents"]) > 1
     assert invoke("rollback", "core", "--yes").exit_code == 0
     assert scalar(env["target"], "SELECT count(*) FROM offices") == 1
     assert scalar(env["target"], "SELECT count(*) FROM migration.id_map") == 0
@@ -348,3 +361,108 @@ def test_a_dry_run_says_would_and_points_at_nothing_it_did_not_write(env: dict[s
     assert "…" not in result.output and text.count("would") >= 4
     assert "migration.row_outcomes" not in text
     assert scalar(env["target"], "SELECT count(*) FROM public.offices") == 0
+
+
+def test_at_80_columns_no_number_is_cut_and_the_verdict_is_the_last_line(
+    env: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("COLUMNS", "80")
+    generate(env["source"], scale=0.002, seed=3)
+    invoke("schema", "apply")
+    for selection in ("core", "orders-with-deps", "products", "sales_orders", "purchases"):
+        assert invoke("migrate", selection).exit_code == 0
+    with psycopg.connect(env["target"], autocommit=True) as conn:
+        conn.execute(
+            "UPDATE purchases SET unit_price = unit_price + 0.01"
+            " WHERE id = (SELECT id FROM purchases ORDER BY id LIMIT 1)"
+        )
+    result = invoke("validate", "purchases")
+    assert result.exit_code == 1
+    lines = result.output.splitlines()
+    # (The endpoints line names this test's long socket path; it is not a table.)
+    tables = [line for line in lines if not line.startswith("source ")]
+    assert all(len(line) <= 80 for line in tables), max(tables, key=len)
+    assert "…" not in result.output
+    money = {
+        c["column"]: c
+        for c in json_lines(invoke("validate", "purchases", "--json"))[0]["validation"]["checks"]
+        if c["type"] == "money"
+    }
+    text = " ".join(result.output.split())
+    price = money["unit_price"]
+    # The one-cent difference is readable: both sums in full, and the difference.
+    for key in ("sourceSum", "targetSum"):
+        assert f"{Decimal(price[key]):,}" in text
+    assert "difference 0.01" in text
+    # Rejected money is on the screen too, with the reconciliation's terms.
+    assert "rejected" in text and "kept raw" in text
+    assert lines[-1].startswith("Validation FAILED: purchases (")
+    assert "money" in lines[-1]
+
+
+def test_an_empty_target_is_not_ok(env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("COLUMNS", "80")
+    generate(env["source"], scale=0.001, seed=1)
+    invoke("schema", "apply")
+    result = invoke("validate", "offices")
+    assert result.exit_code == 1
+    row = next(line for line in result.output.splitlines() if line.strip().startswith("offices"))
+    assert "FAILED" in row and "empty" in row and " ok" not in row
+    with psycopg.connect(env["source"], autocommit=True) as conn:
+        conn.execute("TRUNCATE dispatch_office CASCADE")
+    nothing = invoke("validate", "offices")
+    assert nothing.exit_code == 0
+    assert nothing.output.splitlines()[-1].startswith("Validation passed, but nothing was migrated")
+
+
+def test_a_rollback_with_nothing_to_remove_makes_no_backup(env: dict[str, str]) -> None:
+    generate(env["source"], scale=0.001, seed=1)
+    invoke("schema", "apply")
+    result = invoke("rollback", "customer_feedback")  # no --yes: nothing to ask about
+    assert result.exit_code == 0, result.output
+    assert "Nothing to roll back" in " ".join(result.output.split())
+    assert not list(Path("backups").glob("rollback-*.json"))
+    assert (
+        scalar(
+            env["target"],
+            "SELECT count(*) FROM information_schema.tables"
+            " WHERE table_schema = 'migration_backup'",
+        )
+        == 0
+    )
+
+
+def test_the_rollback_prompt_gives_the_row_count_and_where_the_copy_goes(
+    env: dict[str, str], tmp_path: Path
+) -> None:
+    """On a real terminal (a pseudo-terminal): the question, the answer no, exit 0."""
+    generate(env["source"], scale=0.001, seed=1)
+    invoke("schema", "apply")
+    assert invoke("migrate", "core").exit_code == 0
+    rows_before = scalar(env["target"], "SELECT count(*) FROM migration.id_map")
+    primary, secondary = pty.openpty()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "mdw_migrate", "rollback", "core"],
+        stdin=secondary, stdout=secondary, stderr=secondary, cwd=tmp_path,
+        env={**os.environ, "COLUMNS": "80"},
+    )  # fmt: skip
+    os.close(secondary)
+    seen = b""
+    deadline = time.monotonic() + 60
+    while b"[y/N]" not in seen and time.monotonic() < deadline:
+        ready, _, _ = select.select([primary], [], [], 1)
+        if ready:
+            seen += os.read(primary, 4096)
+    os.write(primary, b"n\n")
+    assert proc.wait(timeout=60) == 0
+    with contextlib.suppress(OSError):
+        while chunk := os.read(primary, 4096):
+            seen += chunk
+    os.close(primary)
+    text = " ".join(seen.decode(errors="replace").split())
+    assert f"Delete {rows_before:,} migrated row(s)" in text, text
+    assert "migration_backup.<entity>__" in text and "backups/rollback-core-" in text
+    # Styles may colour titles, never the digits of a number.
+    assert not re.search(r"\d\x1b\[|\x1b\[[0-9;]*m[0-9]", text), text
+    assert "Rollback declined: nothing was changed" in text
+    assert scalar(env["target"], "SELECT count(*) FROM migration.id_map") == rows_before

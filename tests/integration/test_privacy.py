@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable
 from pathlib import Path
@@ -49,6 +50,12 @@ def test_logs_audit_backups_and_output_hold_no_personal_data(
     demo = runner.invoke(cli, ["demo", "--scale", "0.003", "--seed", "23"], catch_exceptions=False)
     assert demo.exit_code == 0, demo.output[-2000:]
     printed.append(demo.output)
+    assert "Generating the synthetic legacy database (scale 0.003, seed 23)" in demo.output
+    # A second demo says that it replaces the first one's source.
+    again = runner.invoke(cli, ["demo", "--scale", "0.001"], catch_exceptions=False)
+    assert again.exit_code == 0, again.output[-2000:]
+    assert "Regenerating the synthetic legacy database" in " ".join(again.output.split())
+    printed.append(again.output)
     for args in (
         ["schema", "apply"],
         ["migrate", "all", "--validate"],
@@ -71,6 +78,12 @@ def test_logs_audit_backups_and_output_hold_no_personal_data(
         p.parent.name == "audit" for p in files
     )
     texts = {str(p): p.read_text(errors="replace") for p in files}
+    # The demos are audited like every other command.
+    trail = [
+        json.loads(line) for line in (tmp_path / "audit" / "audit.jsonl").read_text().splitlines()
+    ]
+    assert [r["command"] for r in trail[:2]] == ["demo", "demo"]
+    assert trail[0]["outcome"] == "success" and trail[0]["counts"]
     texts["stdout"] = "\n".join(printed)
     values = personal_values(source)
     assert len(values) > 100

@@ -277,14 +277,17 @@ def test_a_declined_rollback_changes_nothing_and_is_audited_as_refused(
 
     before = scalar(project["target"], "SELECT count(*) FROM doctor_notes")
     config = api.Config(workdir=tmp_path)
-    asked: list[list[str]] = []
+    asked: list[dict[str, int]] = []
 
-    def decline(names: list[str]) -> bool:
-        asked.append(names)
+    def decline(plan: api.RollbackPlan) -> bool:
+        asked.append(plan.rows)
+        assert (
+            plan.backup.startswith("migration_backup.") and plan.metadata.parent.name == "backups"
+        )
         return False
 
     result = api.rollback(config, "doctor_notes", confirm=decline)
-    assert asked == [["doctor_notes"]]
+    assert asked == [{"doctor_notes": before}]
     assert result.declined and result.ok and result.verdict.startswith("Rollback declined")
     assert scalar(project["target"], "SELECT count(*) FROM doctor_notes") == before > 0
     record = json.loads((tmp_path / "audit" / "audit.jsonl").read_text().splitlines()[-1])

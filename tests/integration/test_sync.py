@@ -270,6 +270,9 @@ def test_an_interrupted_sync_run_again_ends_in_the_same_target(
         return batches >= 3
 
     class Counting:
+        def run_started(self, estimates: dict[str, int]) -> None:
+            return None
+
         def entity_started(self, entity: str, total_rows: int, batch_size: int) -> None:
             return None
 
@@ -402,6 +405,9 @@ def test_a_change_below_a_resumed_checkpoint_still_reaches_the_next_sync(
     done: list[int] = []
 
     class Counting:
+        def run_started(self, estimates: dict[str, int]) -> None:
+            return None
+
         def entity_started(self, entity: str, total_rows: int, batch_size: int) -> None:
             return None
 

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime
+from decimal import Decimal
 from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
 
+from mdw_migrate.api.results import validation_verdict
 from mdw_migrate.engine.validate import Check, EntityValidation
-from mdw_migrate.report import render_html, write_report
+from mdw_migrate.report import About, render_html, write_report
 
 VOID = {"meta", "br", "hr", "img", "input", "link", "col", "area", "base", "source", "wbr"}
 EVIL = "<script>alert(1)</script>"
@@ -50,16 +52,29 @@ def parse(document: str) -> StrictParser:
     return parser
 
 
-def accounting(expected: int, migrated: int, excluded: int, rejected: int) -> Check:
+def accounting(
+    expected: int,
+    migrated: int,
+    excluded: int,
+    rejected: int,
+    excluded_by: dict[str, int] | None = None,
+    rejected_by: dict[str, int] | None = None,
+) -> Check:
     actual = migrated + excluded + rejected
     details = {"expected": expected, "actual": actual, "migrated": migrated,
-               "excluded": excluded, "rejected": rejected}  # fmt: skip
+               "excluded": excluded, "rejected": rejected,
+               "excludedBy": excluded_by or {}, "rejectedBy": rejected_by or {}}  # fmt: skip
     return Check("accounting", "passed" if expected == actual else "failed", details)
 
 
-def money(column: str, expected: str, actual: str) -> Check:
-    status = "passed" if expected == actual else "failed"
-    return Check("money", status, {"column": column, "expected": expected, "actual": actual})
+def money(column: str, source: str, target: str, rejected: str = "0") -> Check:
+    accounted = Decimal(target) + Decimal(rejected)
+    details = {"column": column, "expected": source, "actual": str(accounted),
+               "sourceSum": source, "targetSum": target, "rejectedSum": rejected,
+               "rejectedRows": int(Decimal(rejected) > 0), "excludedSum": "0",
+               "keptRawSum": "0", "difference": str(accounted - Decimal(source))}  # fmt: skip
+    status = "passed" if accounted == Decimal(source) else "failed"
+    return Check("money", status, details)
 
 
 def entity(
@@ -81,17 +96,33 @@ def results() -> list[EntityValidation]:
     return [
         entity("doctors", accounting(120, 118, 2, 0),
                issues=[{"kind": "bad_json", "column": "schedule", "count": 3}]),
-        entity("patients", accounting(7856, 7850, 3, 1), issues=[
+        entity("patients", accounting(7856, 7850, 3, 1, {"TEST_ACCOUNT": 3},
+                                      {"ORPHAN_PROFILE": 1}), issues=[
             {"kind": "duplicate_email", "column": "email", "count": 4},
             {"kind": "unknown_code", "column": "country", "count": 2},
             {"kind": "test_account", "column": None, "count": 1},
         ]),
         entity("payments", accounting(500, 500, 0, 0),
-               money("amount", "123456.78", "123456.77"), money("fee", "10.00", "10.00")),
+               money("amount", "123456.78", "123456.77"), money("fee", "10.00", "7.50", "2.50")),
         entity("legacy_archive", Check("accounting", "passed",
-               {"expected": 900, "actual": 900, "tables": 4, "mismatches": {}})),
+               {"expected": 900, "actual": 900, "tables": 2, "mismatches": {},
+                "perTable": {"dispatch_log": {"source": 899, "archived": 899},
+                             "dispatch_tmp": {"source": 1, "archived": 1}}})),
+        entity("system_messages", accounting(1_000_000, 1_000_000, 0, 0)),
         entity(EVIL, accounting(5, 5, 0, 0)),
     ]  # fmt: skip
+
+
+ABOUT = About(
+    version="9.8.7",
+    run_id="0b5e1c9e-0000-4000-8000-00000000abcd",
+    command="validate final",
+    seconds=12.5,
+    last_run={"id": "7d0c", "command": "migrate all", "arguments": {"workers": 2,
+              "password": "hunter2"}, "toolVersion": "9.8.7", "status": "completed",
+              "startedAt": datetime(2025, 10, 15, 9, 0, tzinfo=UTC),
+              "endedAt": datetime(2025, 10, 15, 9, 1, 30, tzinfo=UTC)},
+)  # fmt: skip
 
 
 def render(results: list[EntityValidation]) -> str:
@@ -101,6 +132,8 @@ def render(results: list[EntityValidation]) -> str:
         generated_at=datetime(2025, 10, 15, 10, 16, tzinfo=UTC),
         source={"host": "embedded", "port": 5432, "database": "mdw_legacy", "password": "hunter2"},
         target={"host": "db.example", "port": 6543, "database": "postgres"},
+        verdict=validation_verdict(results),
+        about=ABOUT,
     )
 
 
@@ -138,9 +171,62 @@ def test_failed_money_shows_both_sums_and_says_failed(results: list[EntityValida
     text = " ".join(parse(render(results)).text)
     assert "123,456.78" in text and "123,456.77" in text
     assert "-0.01" in text
-    row = re.search(r"payments\s*amount\s*123,456\.78\s*123,456\.77\s*-0\.01\s*(\w+)", text)
+    # entity, column, source, target, rejected, excluded, kept raw, difference, status
+    row = re.search(
+        r"payments\s*amount\s*123,456\.78\s*123,456\.77\s*0\s*0\s*0\s*-0\.01\s*(\w+)", text
+    )
     assert row is not None and row.group(1) == "failed"
-    assert "NOT EQUAL" in text and "FAILED" in text
+    assert "NOT RECONCILED" in text and "FAILED" in text
+
+
+def test_rejected_money_is_shown_and_reconciles(results: list[EntityValidation]) -> None:
+    text = " ".join(parse(render(results)).text)
+    row = re.search(r"payments\s*fee\s*10\.00\s*7\.50\s*2\.50\s*0\s*0\s*0\.00\s*(\w+)", text)
+    assert row is not None and row.group(1) == "passed"
+    assert "Rejected money 2.50" in text
+
+
+def test_failed_entities_come_first(results: list[EntityValidation]) -> None:
+    text = " ".join(parse(render(results)).text)
+    checks = text[text.index("Checks by entity") :]
+    order = [checks.index(name) for name in ("patients", "payments", "doctors")]
+    assert order == sorted(order)
+    assert "What failed" in text and text.index("What failed") < text.index("Checks by entity")
+    assert "Validation FAILED: patients (accounting), payments (money)" in text
+
+
+def test_reasons_per_entity_and_the_archive_per_table(results: list[EntityValidation]) -> None:
+    text = " ".join(parse(render(results)).text)
+    assert re.search(r"patients\s*rejected\s*ORPHAN_PROFILE\s*1", text)
+    assert re.search(r"patients\s*excluded\s*TEST_ACCOUNT\s*3", text)
+    assert re.search(r"dispatch_log\s*899\s*899\s*passed", text)
+
+
+def test_about_names_the_tool_the_runs_and_the_endpoints(results: list[EntityValidation]) -> None:
+    document = render(results)
+    text = " ".join(parse(document).text)
+    assert "mdw-migrate 9.8.7" in text and ABOUT.run_id in text and "12.5 s" in text
+    assert "migrate all (completed), run id 7d0c" in text and "took 90.0 s" in text
+    assert "workers=2" in text and "db.example" in text and "6543" in text
+    assert "hunter2" not in document
+
+
+def test_small_entities_are_visible_beside_a_large_one(results: list[EntityValidation]) -> None:
+    """A 5-row entity next to a million-row one: its bars are not a pixel wide."""
+    document = render(results)
+    chart = document[document.index('aria-label="Rows per entity"') :]
+    chart = chart[: chart.index("</svg>")]
+    widths = [
+        float(w)
+        for w in re.findall(r'<rect x="[\d.]+" y="\d+" width="([\d.]+)" height="16"', chart)
+    ]
+    assert widths and min(widths) >= 3
+    # doctors (120 rows) against system_messages (1,000,000): a tenth or more of the width.
+    source_bars = re.findall(
+        r'width="([\d.]+)" height="16" fill="#6e7781"><title>source: ([\d,]+)<', chart
+    )
+    sizes = {n: float(w) for w, n in source_bars}
+    assert sizes["120"] > sizes["1,000,000"] / 3
 
 
 def test_accounting_mismatch_is_named_in_words(results: list[EntityValidation]) -> None:
@@ -161,7 +247,7 @@ def test_names_are_escaped(results: list[EntityValidation]) -> None:
 def test_three_charts_have_text_alternatives(results: list[EntityValidation]) -> None:
     parser = parse(render(results))
     labels = [a.get("aria-label") for t, a in parser.starts if t == "svg"]
-    assert labels == ["Rows per entity", "Data-quality issues by kind", "Money reconciliation"]
+    assert labels == ["Money reconciliation", "Rows per entity", "Data-quality issues by kind"]
     assert all(a.get("role") == "img" for t, a in parser.starts if t == "svg")
 
 
@@ -174,7 +260,7 @@ def test_all_passing_says_passed() -> None:
 def test_empty_results_still_render() -> None:
     parser = parse(render([]))
     assert [a.get("aria-label") for t, a in parser.starts if t == "svg"] == [
-        "Rows per entity", "Data-quality issues by kind", "Money reconciliation",
+        "Money reconciliation", "Rows per entity", "Data-quality issues by kind",
     ]  # fmt: skip
     assert "NO ENTITIES VALIDATED" in " ".join(parser.text)
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from ..engine.context import BatchStats, EntityResult
 from ..engine.migrate import RunOutcome
-from ..engine.validate import SECURITY_LISTS, Check, EntityValidation
+from ..engine.validate import ACCURACY_THRESHOLD, SECURITY, SECURITY_LISTS, Check, EntityValidation
 from ..legacy.generator import GenerationReport
 from .commands import (
     audit_verify,
@@ -29,6 +29,7 @@ from .results import (
     Generated,
     Migrated,
     Plan,
+    RollbackPlan,
     RolledBack,
     SchemaApplied,
     SecurityChecked,
@@ -40,6 +41,8 @@ from .results import (
 from .trail import contract_errors
 
 __all__ = [
+    "ACCURACY_THRESHOLD",
+    "SECURITY",
     "SECURITY_LISTS",
     "AuditVerified",
     "BatchStats",
@@ -53,6 +56,7 @@ __all__ = [
     "GenerationReport",
     "Migrated",
     "Plan",
+    "RollbackPlan",
     "RolledBack",
     "RunOutcome",
     "SchemaApplied",

@@ -7,6 +7,8 @@ from __future__ import annotations
 import dataclasses
 import getpass
 import os
+import time
+import uuid
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any, TypeVar
@@ -14,7 +16,7 @@ from typing import Any, TypeVar
 import psycopg
 from psycopg import sql
 
-from .. import audit, databases, state
+from .. import __version__, audit, databases, report, state
 from ..catalogue import CATALOGUE, LEGACY_TABLES
 from ..config import EMBEDDED_TARGET_DB
 from ..engine import rollback as rollback_engine
@@ -34,6 +36,7 @@ from .results import (
     Generated,
     Migrated,
     Plan,
+    RollbackPlan,
     RolledBack,
     SchemaApplied,
     SecurityChecked,
@@ -281,6 +284,7 @@ def validate(config: Config, selection: str) -> Validated:
     """Validates a phase or an entity. `final` covers every entity and the legacy archive,
     adds the security check and writes the self-contained HTML report."""
     final = selection.strip().lower() == "final"
+    started, run_id = time.perf_counter(), uuid.uuid4()
     with audited(config, "validate", {"selection": selection}) as trail:
         names = CATALOGUE.resolve("all" if final else selection)
         endpoints = config.connect(resolved=trail.resolved)
@@ -291,14 +295,22 @@ def validate(config: Config, selection: str) -> Validated:
             results = validate_selection(CATALOGUE, names, source, target, config.id_secret)
             if final:
                 results.append(validate_security(target, target_schema.public_tables()))
+            last_run = state.runs.last(target)
         files.write_validation(config, results, selection)
         trail.counts = {"entities": len(results), "failed": sum(not v.passed for v in results)}
+        about = report.About(
+            version=__version__,
+            run_id=str(run_id),
+            command=f"validate {selection}",
+            seconds=time.perf_counter() - started,
+            last_run=last_run,
+        )
         html = (
-            files.write_html(config, results, "MDW migration: final validation", endpoints)
+            files.write_html(config, results, "MDW migration: final validation", endpoints, about)
             if final
             else None
         )
-        return _ended(trail, Validated.of(results, html))
+        return _ended(trail, Validated.of(results, html, run_id))
 
 
 def security_check(config: Config) -> SecurityChecked:
@@ -314,33 +326,44 @@ def rollback(
     selection: str,
     *,
     yes: bool = False,
-    confirm: Callable[[list[str]], bool] | None = None,
+    confirm: Callable[[RollbackPlan], bool] | None = None,
 ) -> RolledBack:
     """Deletes, in reverse dependency order, the rows the tool created for a phase or entity,
-    after copying them to migration_backup. Unless `yes`, `confirm(entities)` is asked first;
-    without either, CONFIRMATION_REQUIRED. Declining changes nothing and is no failure."""
+    after copying them to migration_backup. Unless `yes`, `confirm(plan)` is asked first, with
+    the rows it would remove and where their copies go; without either, CONFIRMATION_REQUIRED.
+    Declining changes nothing and is no failure."""
     with audited(config, "rollback", {"selection": selection, "yes": yes}) as trail:
         names = CATALOGUE.resolve(selection)
         endpoints = config.connect(resolved=trail.resolved)
         with databases.target_session(endpoints.target, config.settings.migration_timeout) as t:
             rollback_engine.check_rollback(CATALOGUE, names, t)
-            if not yes:
+            stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
+            plan = RollbackPlan(
+                rows=rollback_engine.rows_to_remove(CATALOGUE, names, t),
+                backup=f"migration_backup.<entity>__{stamp}",
+                metadata=config.backups_dir / f"rollback-{selection}-{stamp}.json",
+            )
+            if not yes and plan.total:
                 if confirm is None:
                     raise UsageError(
                         code=Code.CONFIRMATION_REQUIRED,
                         message="rollback deletes migrated rows and needs confirmation",
                         suggestion="Run it on a terminal, or add --yes",
                     )
-                if not confirm(names):
+                if not confirm(plan):
                     trail.ended("refused", Code.ABORTED)
                     return RolledBack(
                         verdict="Rollback declined: nothing was changed",
                         totals={"entities": 0, "rowsRemoved": 0},
                         declined=True,
                     )
-            stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
             backups = rollback_engine.rollback(CATALOGUE, names, t, stamp)
-        metadata = files.write_backup_metadata(config, selection, stamp, endpoints, backups)
+        # Nothing removed, nothing to restore: no metadata file pointing at no copy.
+        metadata = (
+            files.write_backup_metadata(config, selection, stamp, endpoints, backups)
+            if backups
+            else None
+        )
         result = RolledBack(backups=backups, metadata=metadata)
         removed = sum(result.removed.values())
         trail.counts = {"removed": result.removed}
@@ -348,6 +371,8 @@ def rollback(
         result.verdict = (
             f"Rolled back {len(backups)} entities: {removed:,} row(s) removed, copies in"
             f" migration_backup; metadata {metadata}"
+            if backups
+            else f"Nothing to roll back: no migrated rows in {selection}; no backup was made"
         )
         return result
 
@@ -449,8 +474,9 @@ def demo(
     and the HTML report; it never touches a configured database."""
     # Its own Config, whose settings are read afresh with both sides embedded.
     config = dataclasses.replace(config, embedded_only=True)
-    with contract_errors("demo"):
-        return _demo(config, scale, seed, batch_size, reporter, step)
+    arguments = {"scale": scale, "seed": seed, "batchSize": batch_size}
+    with audited(config, "demo", arguments) as trail:
+        return _ended(trail, _demo(config, scale, seed, batch_size, reporter, step, trail))
 
 
 def _demo(
@@ -460,9 +486,10 @@ def _demo(
     batch_size: int | None,
     reporter: Reporter | None,
     step: Callable[[str, bool], None],
+    trail: Trail,
 ) -> Demonstrated:
     step(f"Starting the embedded PostgreSQL under {config.settings.mdw_home}/", False)
-    endpoints = config.connect()
+    endpoints = config.connect(resolved=trail.resolved)
     if endpoints.server is None or not (endpoints.source.embedded and endpoints.target.embedded):
         raise UsageError(
             code=Code.USAGE,
@@ -470,7 +497,15 @@ def _demo(
             suggestion="Run it with a Config whose settings were not read yet",
         )
     _reset_database(endpoints.server.admin_conninfo(), EMBEDDED_TARGET_DB)
-    step(f"Generating the synthetic legacy database (scale {scale})", False)
+    with databases.connect(endpoints.source, autocommit=True) as conn:
+        previous = generator.legacy_table_count(conn)
+    again = (
+        f"Regenerating the synthetic legacy database (scale {scale}, seed {seed}): its"
+        f" {previous} legacy tables from an earlier demo are replaced"
+        if previous
+        else f"Generating the synthetic legacy database (scale {scale}, seed {seed})"
+    )
+    step(again, False)
     made = _generate(endpoints, scale, seed, force=True)
     rows = sum(made.tables.values())
     step(f"{rows:,} rows in {len(made.tables)} tables, {made.seconds:.1f}s", True)
@@ -492,14 +527,23 @@ def _demo(
         restart_batches={},
         should_stop=_never,
     )
-    outcome, validations = _run(
-        config, endpoints, names, options, reporter or SilentReporter(), True
+    outcome, validations = _run_and_file(
+        config, endpoints, names, options, reporter, True, "all", trail
     )
     with databases.connect(endpoints.target, autocommit=True) as conn:
         validations.append(validate_security(conn, target_schema.public_tables()))
     files.write_validation(config, validations, "all")
     migrated = Migrated.of(outcome, validations, "all")
-    html = files.write_html(config, validations, "MDW migration demo: validation", endpoints)
+    with databases.connect(endpoints.target, autocommit=True) as conn:
+        last_run = state.runs.last(conn)
+    about = report.About(
+        version=__version__,
+        run_id=str(migrated.run_id),
+        command="demo",
+        options={"scale": scale, "seed": seed, "batchSize": batch_size},
+        last_run=last_run,
+    )
+    html = files.write_html(config, validations, "MDW migration demo: validation", endpoints, about)
     return Demonstrated(
         status=migrated.status,
         verdict=migrated.verdict,

@@ -11,6 +11,7 @@ from .. import databases, report
 from ..engine.backup import Backup
 from ..engine.validate import EntityValidation
 from .config import Config
+from .results import validation_verdict
 
 
 def write_validation(config: Config, validations: list[EntityValidation], selection: str) -> Path:
@@ -26,6 +27,7 @@ def write_html(
     validations: list[EntityValidation],
     title: str,
     endpoints: databases.Endpoints,
+    about: report.About,
 ) -> Path:
     now = datetime.now(UTC)
     html_text = report.render_html(
@@ -34,6 +36,8 @@ def write_html(
         generated_at=now,
         source=endpoints.source.identity(),
         target=endpoints.target.identity(),
+        verdict=validation_verdict(validations),
+        about=about,
     )
     return report.write_report(config.logs_dir, html_text, f"{now:%Y%m%dT%H%M%S}")
 

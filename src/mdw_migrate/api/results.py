@@ -34,16 +34,28 @@ class Ended:
 
 
 def validation_verdict(validations: list[EntityValidation]) -> str:
-    """One line: `Validation passed: 49 entities` or `Validation FAILED: payments (money)`."""
+    """One line: `Validation passed: 49 entities` or `Validation FAILED: payments (money)`.
+    Entities with nothing in the source nor the target are said to be empty, not ok."""
     failed = [v for v in validations if not v.passed]
     if not failed:
         entities = sum(v.entity != SECURITY for v in validations)
         checked = " and the security check" if entities < len(validations) else ""
+        empty = [v.entity for v in validations if _nothing_migrated(v)]
+        if empty and len(empty) == entities:
+            return f"Validation passed, but nothing was migrated: {entities} entities are empty"
+        if empty:
+            shown = ", ".join(empty[:5]) + (f" and {len(empty) - 5} more" if len(empty) > 5 else "")
+            checked += f"; {len(empty)} empty in source and target ({shown})"
         return f"Validation passed: {entities} entities{checked}"
     return "Validation FAILED: " + ", ".join(
         f"{v.entity} ({', '.join(sorted({c.type for c in v.checks if c.status != 'passed'}))})"
         for v in failed
     )
+
+
+def _nothing_migrated(v: EntityValidation) -> bool:
+    check = next((c for c in v.checks if c.type == "accounting"), None)
+    return check is not None and check.details.get("migrated", check.details.get("actual")) == 0
 
 
 @dataclass
@@ -176,7 +188,9 @@ class Validated(Ended):
     report: Path | None = None
 
     @classmethod
-    def of(cls, results: list[EntityValidation], report: Path | None) -> Validated:
+    def of(
+        cls, results: list[EntityValidation], report: Path | None, run_id: uuid.UUID | None = None
+    ) -> Validated:
         failed = sum(not v.passed for v in results)
         entities = [v for v in results if v.entity != SECURITY]
         totals: dict[str, Any] = {
@@ -188,6 +202,8 @@ class Validated(Ended):
         if report is not None:
             totals["report"] = str(report)
         validated = cls(totals=totals, results=results, report=report)
+        if run_id is not None:
+            validated.run_id = run_id
         validated.verdict = validation_verdict(results)
         if failed:
             validated.status, validated.failure = "failed", Code.VALIDATION_FAILED
@@ -217,6 +233,20 @@ class SecurityChecked(Ended):
             checked.status, checked.failure = "failed", Code.SECURITY_CHECK_FAILED
             checked.verdict = f"Security check FAILED: {problems} problem(s)"
         return checked
+
+
+@dataclass(frozen=True)
+class RollbackPlan:
+    """What a rollback would do, for its confirmation: rows per entity, in the order they go."""
+
+    rows: dict[str, int]
+    # Where the copies go (one table per entity) and the file that lists them.
+    backup: str
+    metadata: Path
+
+    @property
+    def total(self) -> int:
+        return sum(self.rows.values())
 
 
 @dataclass

@@ -20,13 +20,14 @@ import click
 from rich.console import Console
 
 from .. import __version__, api
-from ..errors import EXIT_CODES_HELP, EXIT_FAILED, EXIT_SIGNAL_BASE, MigrationError
-from . import output
+from ..errors import EXIT_FAILED, EXIT_SIGNAL_BASE, MigrationError
+from . import output, runbook
 
 F = TypeVar("F", bound=Callable[..., Any])
 log = logging.getLogger("mdw_migrate.cli")
-console = Console(stderr=False)
-err_console = Console(stderr=True)
+# No automatic highlighting: it colours "1,530" as "1" and "530", codes inside the number.
+console = Console(stderr=False, highlight=False)
+err_console = Console(stderr=True, highlight=False)
 
 # The contract's spellings: `migrate:doctors validate`, `validate:core`, `rollback:patients`.
 _CONTRACT_FORM = re.compile(r"^(migrate|validate|rollback):(.+)$")
@@ -149,7 +150,7 @@ def rendered(command: str, as_json: bool, selection: str | None = None) -> Itera
         sys.exit(out.exit_code())
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]}, epilog=EXIT_CODES_HELP)
+@click.group(context_settings={"help_option_names": ["-h", "--help"]}, epilog=runbook.epilog())
 @click.version_option(__version__, prog_name="mdw-migrate")
 def cli() -> None:
     """Migrates the legacy MDW database (mdw_db) onto the Supabase schema.
@@ -163,12 +164,15 @@ def cli() -> None:
 
 
 @cli.command()
-@click.option("--scale", type=SCALE, default=0.01, show_default=True)
-@click.option("--seed", type=SEED, default=42, show_default=True)
+@click.option("--scale", type=SCALE, default=0.01, show_default=True, help=runbook.SCALE)
+@click.option("--seed", type=SEED, default=42, show_default=True, help=runbook.SEED)
 @click.option("--force", is_flag=True, help="Replace the legacy tables of a non-empty source.")
 @json_option
 def generate(scale: float, seed: int, force: bool, as_json: bool) -> None:
-    """Build a synthetic legacy database (all 58 tables, quirks in known numbers) in the source."""
+    """Build a synthetic legacy database (all 58 tables, quirks in known numbers) in the source.
+
+    Example: mdw-migrate generate --scale 0.1 --seed 7
+    """
     with rendered("generate", as_json) as out:
         result = out.result = api.generate(out.config, scale=scale, seed=seed, force=force)
         assert result.report is not None
@@ -180,7 +184,7 @@ def generate(scale: float, seed: int, force: bool, as_json: bool) -> None:
 
 @cli.group()
 def schema() -> None:
-    """The target schema."""
+    """The target schema: `mdw-migrate schema apply`."""
 
 
 @schema.command("apply")
@@ -191,6 +195,8 @@ def schema_apply(as_json: bool) -> None:
     Every table it creates gets row-level security and no privilege for Supabase's anon and
     authenticated roles; a table that already exists with another shape stops it with
     SCHEMA_CONFLICT before anything changes.
+
+    Example: mdw-migrate schema apply
     """
     with rendered("schema apply", as_json) as out:
         result = out.result = api.schema_apply(out.config)
@@ -210,7 +216,10 @@ def schema_apply(as_json: bool) -> None:
 @cli.command()
 @json_option
 def plan(as_json: bool) -> None:
-    """Print the dependency order and the fate of every legacy table."""
+    """Print the dependency order and the fate of every legacy table.
+
+    Example: mdw-migrate plan --json
+    """
     result = api.plan()
     if as_json:
         output.emit_json(
@@ -230,7 +239,9 @@ def plan(as_json: bool) -> None:
 @cli.command()
 @click.argument("selection")
 @click.option("--dry-run", is_flag=True, help="Read and transform, write nothing, report.")
-@click.option("--batch-size", type=click.IntRange(1, 1_000_000), default=None)
+@click.option(
+    "--batch-size", type=click.IntRange(1, 1_000_000), default=None, help=runbook.BATCH_SIZE
+)
 @click.option("--validate", "validate_after", is_flag=True, help="Validate after migrating.")
 @click.option(
     "--workers",
@@ -266,6 +277,14 @@ def migrate(
     """Migrate a phase (core, core-with-patients, orders-with-deps, all) or one entity.
 
     Ctrl-C or SIGTERM stops after the batch in flight; `--resume` continues from there.
+    A re-run without --resume reads everything again and changes only what differs.
+
+    \b
+    Examples:
+      mdw-migrate migrate all --validate
+      mdw-migrate migrate orders-with-deps --workers 2
+      mdw-migrate migrate all --resume
+      mdw-migrate migrate tasks --checkpoint 15000
     """
     with rendered("migrate", as_json, selection) as out:
         stop = _stop_on_signals(out)
@@ -295,7 +314,9 @@ def migrate(
     is_flag=True,
     help="Keep rows whose legacy row is gone, marked metadata.legacy_deleted_at.",
 )
-@click.option("--batch-size", type=click.IntRange(1, 1_000_000), default=None)
+@click.option(
+    "--batch-size", type=click.IntRange(1, 1_000_000), default=None, help=runbook.BATCH_SIZE
+)
 @click.option("--validate", "validate_after", is_flag=True, help="Validate after syncing.")
 @click.option(
     "--workers",
@@ -413,7 +434,13 @@ def validate(selection: str, as_json: bool) -> None:
 
     `validate final` covers every entity and the legacy archive, adds the security check
     (nothing of the tool's open to Supabase's anon or authenticated roles) and also writes a
-    self-contained HTML report to ./logs/.
+    self-contained HTML report to ./logs/. It ends with one line: `Validation passed: ...`
+    or `Validation FAILED: <entity> (<checks>)`, and exits 1 when a check failed.
+
+    \b
+    Examples:
+      mdw-migrate validate final
+      mdw-migrate validate payments --json
     """
     with rendered("validate", as_json, selection) as out:
         result = out.result = api.validate(out.config, selection)
@@ -421,7 +448,7 @@ def validate(selection: str, as_json: bool) -> None:
             for v in result.results:
                 output.emit_json(v.to_contract())
             return
-        console.print(output.validation_table(result.results))
+        output.print_validation(console, result.results)
         if result.report is not None:
             console.print(f"HTML report: {result.report}")
         console.print(result.verdict, highlight=False)
@@ -437,6 +464,8 @@ def security_group() -> None:
 def security_check(as_json: bool) -> None:
     """Fail on a tool table with row-level security off in an exposed schema, any privilege
     of anon or authenticated on the tool's objects, or a function without a fixed search_path.
+
+    Example: mdw-migrate security check
     """
     with rendered("security check", as_json) as out:
         result = out.result = api.security_check(out.config)
@@ -455,10 +484,25 @@ def security_check(as_json: bool) -> None:
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
 @json_option
 def rollback(selection: str, yes: bool, as_json: bool) -> None:
-    """Delete the rows the tool created for a phase or entity (reverse dependency order)."""
+    """Delete the rows the tool created for a phase or entity (reverse dependency order).
 
-    def confirm(names: list[str]) -> bool:
-        return click.confirm(f"Delete the migrated rows of {', '.join(names)}?")
+    The entities that depend on the selection go first. Every row is copied to
+    migration_backup before it is deleted, and ./backups/ gets a metadata file. It asks
+    first, with the row count; --yes (or a non-interactive stdin) does not ask.
+
+    \b
+    Examples:
+      mdw-migrate rollback orders --yes
+      mdw-migrate rollback all
+    """
+
+    def confirm(plan: api.RollbackPlan) -> bool:
+        console.print(output.rollback_plan_table(plan, console.width))
+        entities = sum(1 for n in plan.rows.values() if n)
+        return click.confirm(
+            f"Delete {plan.total:,} migrated row(s) of {entities} entities? A copy of each"
+            f" entity's rows goes to {plan.backup} first, listed in {plan.metadata}"
+        )
 
     with rendered("rollback", as_json, selection) as out:
         result = out.result = api.rollback(
@@ -472,7 +516,7 @@ def rollback(selection: str, yes: bool, as_json: bool) -> None:
                     "status": "success",
                     "entity": selection,
                     "removed": result.removed,
-                    "backup": str(result.metadata),
+                    "backup": str(result.metadata) if result.metadata else None,
                 }
             )
         else:
@@ -487,7 +531,10 @@ def audit_group() -> None:
 @audit_group.command("verify")
 @json_option
 def audit_verify(as_json: bool) -> None:
-    """Check that no audit record was edited, removed, inserted or reordered."""
+    """Check that no audit record was edited, removed, inserted or reordered.
+
+    Example: mdw-migrate audit verify
+    """
     with rendered("audit verify", as_json) as out:
         result = out.result = api.audit_verify(out.config)
         if as_json:
@@ -513,13 +560,16 @@ def audit_verify(as_json: bool) -> None:
 @cli.command()
 @json_option
 def status(as_json: bool) -> None:
-    """Per entity: state, counts, last checkpoint."""
+    """Per entity: state, counts, last checkpoint, and the command that resumes a stopped run.
+
+    Example: mdw-migrate status
+    """
     with rendered("status", as_json) as out:
         result = out.result = api.status(out.config)
         if as_json:
             output.emit_json({"status": "success", "entities": result.entities})
         else:
-            console.print(output.status_table(result.entities))
+            console.print(output.status_table(result.entities, console.width))
             console.print(result.verdict, highlight=False)
 
 
@@ -527,13 +577,18 @@ def status(as_json: bool) -> None:
 
 
 @cli.command()
-@click.option("--scale", type=SCALE, default=0.01, show_default=True)
-@click.option("--seed", type=SEED, default=42, show_default=True)
-@click.option("--batch-size", type=click.IntRange(1, 1_000_000), default=None)
+@click.option("--scale", type=SCALE, default=0.01, show_default=True, help=runbook.SCALE)
+@click.option("--seed", type=SEED, default=42, show_default=True, help=runbook.SEED)
+@click.option(
+    "--batch-size", type=click.IntRange(1, 1_000_000), default=None, help=runbook.BATCH_SIZE
+)
 def demo(scale: float, seed: int, batch_size: int | None) -> None:
     """Embedded PostgreSQL, a synthetic legacy database, schema, migrate all, validate.
 
-    It always runs on the embedded server, whatever SOURCE_DB_*/TARGET_DB_* say.
+    It always runs on the embedded server, whatever SOURCE_DB_*/TARGET_DB_* say. The
+    synthetic source is generated again when its scale or seed differ from the last demo's.
+
+    Example: mdw-migrate demo --scale 0.05
     """
     steps = iter(range(1, 5))
 

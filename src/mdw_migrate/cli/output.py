@@ -9,11 +9,13 @@ import json
 import sys
 import threading
 import time
+from collections.abc import Sequence
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 import psutil
 from rich import box
-from rich.console import Console
+from rich.console import Console, Group, RenderableType
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
@@ -24,8 +26,11 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 from rich.table import Table
+from rich.text import Text
 
 from ..api import (
+    ACCURACY_THRESHOLD,
+    SECURITY,
     SECURITY_LISTS,
     BatchStats,
     Check,
@@ -34,6 +39,7 @@ from ..api import (
     GenerationReport,
     Migrated,
     Plan,
+    RollbackPlan,
     RolledBack,
     RunOutcome,
 )
@@ -95,6 +101,12 @@ class PlainReporter:
         self.stopped.set()
         self.ticker.join(timeout=1)
 
+    def run_started(self, estimates: dict[str, int]) -> None:
+        if estimates:
+            self._line(
+                f"run: {len(estimates)} entities, about {sum(estimates.values()):,} source rows"
+            )
+
     def entity_started(self, entity: str, total_rows: int, batch_size: int) -> None:
         with self.lock:
             self.running[entity] = [time.perf_counter(), 0, total_rows]
@@ -139,7 +151,7 @@ class RichReporter:
     def __init__(self, console: Console) -> None:
         self.console = console
         self.progress = Progress(
-            TextColumn("[bold]{task.fields[entity]:<16}"),
+            TextColumn("[bold]{task.fields[entity]:<21}"),
             BarColumn(),
             MofNCompleteColumn(),
             TextColumn("{task.fields[rate]:>10} rows/s"),
@@ -152,6 +164,38 @@ class RichReporter:
         )
         self.tasks: dict[str, TaskID] = {}
         self.started: dict[str, float] = {}
+        # The whole phase: its total starts as the planner's estimates and becomes exact as
+        # each entity counts its rows.
+        self.overall: TaskID | None = None
+        self.estimates: dict[str, int] = {}
+        self.run_began = 0.0
+        self.run_done = 0
+
+    def run_started(self, estimates: dict[str, int]) -> None:
+        if not estimates:
+            return
+        self.estimates = dict(estimates)
+        self.run_began = time.perf_counter()
+        self.overall = self.progress.add_task(
+            "all",
+            total=max(sum(estimates.values()), 1),
+            entity=f"all {len(estimates)} entities",
+            rate="-",
+        )
+
+    def _overall(self, rows: int = 0, entity: str | None = None, counted: int = 0) -> None:
+        if self.overall is None:
+            return
+        self.run_done += rows
+        if entity is not None and entity in self.estimates:
+            self.estimates[entity] = counted
+        elapsed = time.perf_counter() - self.run_began
+        self.progress.update(
+            self.overall,
+            total=max(sum(self.estimates.values()), self.run_done, 1),
+            completed=self.run_done,
+            rate=f"{self.run_done / elapsed:,.0f}" if elapsed > 0 else "-",
+        )
 
     def __enter__(self) -> RichReporter:
         self.progress.start()
@@ -165,6 +209,7 @@ class RichReporter:
         self.tasks[entity] = self.progress.add_task(
             entity, total=max(total_rows, 1), entity=entity, rate="-"
         )
+        self._overall(entity=entity, counted=total_rows)
 
     def batch_done(self, stats: BatchStats) -> None:
         task = self.tasks[stats.entity]
@@ -172,13 +217,17 @@ class RichReporter:
         done = self.progress.tasks[task].completed + stats.rows
         rate = f"{done / elapsed:,.0f}" if elapsed > 0 else "-"
         self.progress.update(task, advance=stats.rows, rate=rate)
+        self._overall(stats.rows)
 
     def entity_done(self, result: EntityResult) -> None:
         task = self.tasks[result.entity]
+        # A finished entity leaves the screen (the summary lists it), so that the phase's bar
+        # and the running entities stay in view on a terminal of any height.
         self.progress.update(
             task,
             completed=max(result.source_rows, 1),
             rate=f"{result.rows_per_second:,.0f}",
+            visible=self.overall is None,
         )
 
 
@@ -198,6 +247,9 @@ class JsonReporter:
 
     def __exit__(self, *exc: object) -> None:
         return None
+
+    def run_started(self, estimates: dict[str, int]) -> None:
+        return None  # the contract's progress object is per entity
 
     def entity_started(self, entity: str, total_rows: int, batch_size: int) -> None:
         self.totals[entity] = (total_rows, max(1, -(-total_rows // batch_size)))
@@ -285,34 +337,94 @@ def success_object(
     }
 
 
-def summary_table(outcome: RunOutcome) -> Table:
+Cell = str | Text
+
+
+def fitted(
+    title: str,
+    headers: Sequence[str],
+    rows: Sequence[Sequence[Cell]],
+    width: int,
+    *,
+    left: int = 1,
+    optional: Sequence[str] = (),
+) -> RenderableType:
+    """A table whose cells are never cut: numbers, names and money are shown whole. When it is
+    wider than `width`, the `optional` (decorative) columns go first, in order; when it still
+    does not fit, each row becomes a line of `header value` pairs that wraps between pairs."""
+    shown = list(range(len(headers)))
+    droppable = [headers.index(h) for h in optional]
+    while True:
+        table = Table(
+            title=title,
+            box=box.SIMPLE_HEAD,
+            show_edge=False,
+            collapse_padding=True,
+            title_justify="left",
+        )
+        for i in shown:
+            table.add_column(headers[i], justify="left" if i < left else "right", no_wrap=True)
+        for row in rows:
+            table.add_row(*(row[i] for i in shown))
+        if _measure(table) <= width:
+            return table
+        if not droppable:
+            break
+        shown.remove(droppable.pop(0))
+    lines: list[RenderableType] = [Text(title, style="italic")]
+    for row in rows:
+        lines.append(Text.assemble(*(_text(row[i]) + " " for i in range(left)), style="bold"))
+        pairs = Text("  ")
+        for i in shown[left:]:
+            pairs.append(headers[i] + " ", style="dim")
+            pairs.append_text(_text(row[i]) + "  ")
+        lines.append(pairs)
+    return Group(*lines)
+
+
+def _text(cell: Cell) -> Text:
+    return Text(cell) if isinstance(cell, str) else cell
+
+
+def _measure(renderable: RenderableType) -> int:
+    return Console(width=10_000).measure(renderable).maximum
+
+
+def _ok(text: str = "ok") -> Text:
+    return Text(text, style="green")
+
+
+def _bad(text: str) -> Text:
+    return Text(text, style="bold red")
+
+
+def summary_table(outcome: RunOutcome, width: int = 80) -> RenderableType:
     title = "Migration summary" + (" (dry run: nothing was written)" if outcome.dry_run else "")
-    table = Table(title=title)
     outcomes = ("migrated", "excluded", "rejected")
     if outcome.dry_run:
         outcomes = ("would migrate", "would exclude", "would reject")
-    for header in ("entity", "source", *outcomes, "duration", "rows/s"):
-        table.add_column(
-            header, justify="left" if header == "entity" else "right", no_wrap=header == "entity"
-        )
-    for r in outcome.results:
-        table.add_row(
+    headers = ("entity", "source", *outcomes, "batch", "duration", "rows/s")
+    rows = [
+        (
             r.entity,
             f"{r.source_rows:,}",
             f"{r.migrated:,}",
             f"{r.excluded:,}",
             f"{r.rejected:,}",
+            f"{r.batch_size:,}",
             human_duration(r.seconds),
             f"{r.rows_per_second:,.0f}",
         )
-    return table
+        for r in outcome.results
+    ]
+    return fitted(title, headers, rows, width, optional=("rows/s", "batch", "duration"))
 
 
-def changes_table(outcome: RunOutcome) -> Table:
+def changes_table(outcome: RunOutcome, width: int = 80) -> RenderableType:
     """What the run changed in the target, per entity."""
     verb = "would change" if outcome.dry_run else "changed"
     headers = ("entity", "pass", "inserted", "updated", "unchanged", "deleted", "outcome Δ")
-    cells = [
+    rows = [
         (
             r.entity,
             r.pass_kind,
@@ -324,80 +436,148 @@ def changes_table(outcome: RunOutcome) -> Table:
         )
         for r in outcome.results
     ]
-    # Compact, each column as wide as its longest cell: at 80 columns nothing is cut.
-    table = Table(
-        title=f"What the run {verb} in the target",
-        box=box.SIMPLE_HEAD,
-        pad_edge=False,
-        padding=0,
-    )
-    for i, header in enumerate(headers):
-        table.add_column(
-            header,
-            justify="left" if i < 2 else "right",
-            no_wrap=True,
-            width=max([len(header), *(len(row[i]) for row in cells)]),
-        )
-    for row in cells:
-        table.add_row(*row)
-    return table
+    return fitted(f"What the run {verb} in the target", headers, rows, width, left=2)
 
 
-def reasons_table(outcome: RunOutcome) -> Table | None:
-    rows = [(r.entity, code, n) for r in outcome.results for code, n in r.reasons.items()]
+def reasons_table(outcome: RunOutcome, width: int = 80) -> RenderableType | None:
+    rows = [(r.entity, code, f"{n:,}") for r in outcome.results for code, n in r.reasons.items()]
     if not rows:
         return None
     where = "a dry run keeps none" if outcome.dry_run else "details: migration.row_outcomes"
-    table = Table(title=f"Excluded and rejected rows by rule ({where})")
-    for header in ("entity", "rule / reason", "rows"):
-        table.add_column(header, justify="right" if header == "rows" else "left")
-    for entity, code, n in rows:
-        table.add_row(entity, code, f"{n:,}")
-    return table
+    title = f"Excluded and rejected rows by rule ({where})"
+    return fitted(title, ("entity", "rule / reason", "rows"), rows, width, left=2)
 
 
-def validation_table(results: list[EntityValidation]) -> Table:
-    """One row per entity: each check's status, with the numbers that explain a failure."""
-    table = Table(title="Validation (full JSON: ./logs/validation-*.json)")
-    for header in (
-        "entity",
-        "accounting",
-        "record count",
-        "references",
-        "data quality",
-        "money",
-        "status",
-    ):
-        table.add_column(header, no_wrap=header == "entity")
+def _migrated(v: EntityValidation) -> int | None:
+    """Rows migrated, from the accounting check (None for the archive and security)."""
+    check = next((c for c in v.checks if c.type == "accounting"), None)
+    if check is None or "migrated" not in check.details:
+        return None
+    return int(check.details["migrated"])
+
+
+def _check_cell(v: EntityValidation, kind: str) -> Cell:
+    checks = [c for c in v.checks if c.type == kind]
+    if not checks:
+        return "-"
+    if any(c.status != "passed" for c in checks):
+        return _bad("FAILED")
+    if kind != "accounting" and _migrated(v) == 0:
+        # Nothing migrated: nothing was checked, which is not the same as ok.
+        return Text("empty", style="yellow")
+    if kind == "data_quality":
+        d = checks[0].details
+        return _ok(f"{d.get('accuracy')}%")
+    return _ok(f"ok ({len(checks)})" if len(checks) > 1 else "ok")
+
+
+def validation_table(results: list[EntityValidation], width: int = 80) -> RenderableType:
+    """One row per entity with each check's status; what failed, with its numbers, is listed
+    under it by `validation_failures`, where no column can cut it."""
+    headers = ("entity", "rows", "count", "refs", "quality", "money", "status")
+    kinds = ("accounting", "record_count", "referential_integrity", "data_quality", "money")
+    rows = []
     for v in results:
-        by_type: dict[str, list[Check]] = {}
+        if v.entity == SECURITY:
+            continue
+        state = _ok("passed") if v.passed else _bad("FAILED")
+        if v.passed and _migrated(v) == 0:
+            state = Text("empty", style="yellow")
+        rows.append((v.entity, *(_check_cell(v, k) for k in kinds), state))
+    title = (
+        "Validation: rows = accounting, quality = accuracy of a re-mapped sample"
+        f" (min {ACCURACY_THRESHOLD:g}%); full JSON in ./logs/validation-*.json"
+    )
+    return fitted(title, headers, rows, width, left=1)
+
+
+def _failure_line(entity: str, check: Check) -> str:
+    d = check.details
+    match check.type:
+        case "money":
+            return (
+                f"{entity} money {d['column']}: source {_amount(d['sourceSum'])}"
+                f" ≠ target {_amount(d['targetSum'])} + rejected {_amount(d['rejectedSum'])}"
+                f" + excluded {_amount(d['excludedSum'])} + kept raw {_amount(d['keptRawSum'])}"
+                f"; difference {_amount(d['difference'])}"
+            )
+        case "accounting" | "record_count":
+            parts = ", ".join(
+                f"{k} {v:,}" for k, v in d.items() if isinstance(v, int) and k != "tolerance"
+            )
+            return f"{entity} {check.type}: {parts}"
+        case "data_quality":
+            return (
+                f"{entity} data_quality: accuracy {d.get('accuracy')}% of {d.get('sampled')}"
+                f" sampled rows (min {ACCURACY_THRESHOLD:g}%); differing legacy ids"
+                f" {', '.join(map(str, d.get('differingLegacyIds', [])))}"
+            )
+    numbers = ", ".join(f"{k} {v}" for k, v in d.items() if isinstance(v, int | str))
+    return f"{entity} {check.type}: {numbers}"
+
+
+def validation_failures(results: list[EntityValidation]) -> list[str]:
+    return [
+        _failure_line(v.entity, c)
+        for v in results
+        if v.entity != SECURITY
+        for c in v.checks
+        if c.status != "passed"
+    ]
+
+
+def _amount(value: Any) -> str:
+    try:
+        return f"{Decimal(str(value)):,}"
+    except InvalidOperation:
+        return str(value)
+
+
+def _zero(cell: Cell) -> bool:
+    return isinstance(cell, str) and Decimal(cell.replace(",", "")) == 0
+
+
+def money_table(results: list[EntityValidation], width: int = 80) -> RenderableType | None:
+    """Every money column reconciled: source = target + rejected + excluded (+ kept raw)."""
+    rows: list[Sequence[Cell]] = []
+    for v in results:
         for c in v.checks:
-            by_type.setdefault(c.type, []).append(c)
+            if c.type != "money":
+                continue
+            d = c.details
+            rows.append(
+                (
+                    f"{v.entity}.{d['column']}",
+                    _amount(d["sourceSum"]),
+                    _amount(d["targetSum"]),
+                    _amount(d["rejectedSum"]),
+                    _amount(d["excludedSum"]),
+                    _amount(d["keptRawSum"]),
+                    _ok(_amount(d["difference"]))
+                    if c.status == "passed"
+                    else _bad(_amount(d["difference"])),
+                )
+            )
+    if not rows:
+        return None
+    headers = ("money column", "source", "target", "rejected", "excluded", "kept raw", "Δ")
+    title = "Money: source = target + rejected + excluded + kept raw, to the cent"
+    # A column of zeros says nothing at 80 columns: the title still names it.
+    zeros = [h for i, h in enumerate(headers) if i in (4, 5) and all(_zero(r[i]) for r in rows)]
+    return fitted(title, headers, rows, width, optional=zeros)
 
-        def cell(kind: str, by_type: dict[str, list[Check]] = by_type) -> str:
-            checks = by_type.get(kind, [])
-            if not checks:
-                return "-"
-            failed = [c for c in checks if c.status != "passed"]
-            if kind == "data_quality":
-                return f"{checks[0].details.get('completeness')}%"
-            if not failed:
-                return f"[green]ok[/] ({len(checks)})" if kind == "money" else "[green]ok[/]"
-            first = failed[0].details
-            label = f" {first['column']}" if "column" in first else ""
-            return f"[bold red]failed{label}[/]: {first.get('expected')} vs {first.get('actual')}"
 
-        status = "[green]passed[/]" if v.passed else "[bold red]failed[/]"
-        table.add_row(
-            v.entity,
-            cell("accounting"),
-            cell("record_count"),
-            cell("referential_integrity"),
-            cell("data_quality"),
-            cell("money"),
-            status,
-        )
-    return table
+def print_validation(console: Console, results: list[EntityValidation]) -> None:
+    """The checks, what failed with its numbers, and the money; the caller prints the verdict."""
+    console.print(validation_table(results, console.width))
+    money = money_table(results, console.width)
+    if money is not None:
+        console.print(money)
+    security = next((v for v in results if v.entity == SECURITY), None)
+    if security is not None:
+        console.print(security_table(security.checks[0]))
+    for line in validation_failures(results):
+        console.print(Text(line, style="red"), highlight=False)
 
 
 def security_table(check: Check) -> Table:
@@ -430,14 +610,14 @@ def report_migration(console: Console, result: Migrated, as_json: bool) -> None:
         for v in result.validations:
             emit_json(v.to_contract())
         return
-    console.print(summary_table(outcome))
+    console.print(summary_table(outcome, console.width))
     if outcome.incremental or any(r.updated or r.deleted or r.unchanged for r in outcome.results):
-        console.print(changes_table(outcome))
-    reasons = reasons_table(outcome)
+        console.print(changes_table(outcome, console.width))
+    reasons = reasons_table(outcome, console.width)
     if reasons is not None:
         console.print(reasons)
     if result.validations:
-        console.print(validation_table(result.validations))
+        print_validation(console, result.validations)
     if outcome.interrupted:
         console.print(
             "[bold yellow]Stopped after the batch in flight; everything up to it is committed."
@@ -479,26 +659,33 @@ def print_plan(console: Console, plan: Plan) -> None:
     console.print(tables)
 
 
+def rollback_plan_table(plan: RollbackPlan, width: int = 80) -> RenderableType:
+    rows = [(entity, f"{n:,}") for entity, n in plan.rows.items() if n]
+    return fitted("Rows the rollback would remove, in this order", ("entity", "rows"), rows, width)
+
+
 def print_rollback(console: Console, result: RolledBack) -> None:
     for backup in result.backups:
         more = len(backup.restorable_copy) - 1
         console.print(
             f"{backup.entity}: {backup.rows:,} row(s) removed;"
             f" copy kept in {', '.join(backup.restorable_copy[:1])}"
-            + (f" (+{more} more)" if more > 0 else "")
+            + (f" (+{more} more)" if more > 0 else ""),
+            highlight=False,
         )
-    console.print(f"Backup metadata: {result.metadata}")
+    console.print(result.verdict, highlight=False)
 
 
-def status_table(items: list[dict[str, Any]]) -> Table:
-    table = Table(title="Migration status")
+def status_table(items: list[dict[str, Any]], width: int = 80) -> RenderableType:
     headers = ("entity", "state", "source", "migrated", "excluded", "rejected", "checkpoint",
                "last run")  # fmt: skip
-    for header in headers:
-        table.add_column(header, no_wrap=header == "entity")
-    keys = ("entity", "state", "sourceRows", "migrated", "excluded", "rejected", "lastCheckpoint")
+    rows = []
     for item in items:
         run = item["lastRun"]
         last = f"{run['startedAt'][:19]} {run['status']}" if isinstance(run, dict) else "-"
-        table.add_row(*[str(item[k]) if item[k] is not None else "-" for k in keys], last)
-    return table
+        numbers = [
+            f"{item[k]:,}" if isinstance(item[k], int) else "-"
+            for k in ("sourceRows", "migrated", "excluded", "rejected", "lastCheckpoint")
+        ]
+        rows.append((item["entity"], item["state"], *numbers, last))
+    return fitted("Migration status", headers, rows, width, left=2, optional=("last run",))

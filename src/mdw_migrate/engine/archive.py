@@ -77,7 +77,7 @@ class ArchiveRunner:
                 )
         counts = {t: self._count(t) for t in tables}
         total = sum(counts.values())
-        result = EntityResult(entity=spec.name, source_rows=total)
+        result = EntityResult(entity=spec.name, source_rows=total, batch_size=self.ctx.batch_size)
         with self.target.transaction():
             self.target.execute("CREATE SCHEMA IF NOT EXISTS legacy_archive")
             for table in tables:

@@ -66,6 +66,8 @@ class EntityResult:
     outcome_changes: int = 0
     # "full": every source row read; "changes": only the buckets that changed (a sync).
     pass_kind: str = "full"
+    # The batch size the entity ran with (large entities get bigger batches by default).
+    batch_size: int = 0
 
     def add_changes(self, stats: BatchStats) -> None:
         for name in CHANGE_COUNTS:
@@ -86,6 +88,10 @@ class EntityResult:
 
 
 class Reporter(Protocol):
+    # Before the first entity: the source rows each entity is expected to read (planner
+    # estimates, for an overall ETA), in run order.
+    def run_started(self, estimates: dict[str, int]) -> None: ...
+
     def entity_started(self, entity: str, total_rows: int, batch_size: int) -> None: ...
 
     def batch_done(self, stats: BatchStats) -> None: ...
@@ -94,6 +100,9 @@ class Reporter(Protocol):
 
 
 class SilentReporter:
+    def run_started(self, estimates: dict[str, int]) -> None:
+        return None
+
     def entity_started(self, entity: str, total_rows: int, batch_size: int) -> None:
         return None
 

@@ -22,12 +22,38 @@ def check_rollback(catalogue: Catalogue, names: Sequence[str], target: Conn) -> 
     states = state.progress.states(target)
     blocking = sorted(d for d in catalogue.dependents(names) if d not in names and d in states)
     if blocking:
+        shown = ", ".join(blocking[:5]) + (
+            f" and {len(blocking) - 5} more" if len(blocking) > 5 else ""
+        )
+        # The smallest phase that takes the dependants along, rather than a list of them.
+        wider = next(
+            (
+                phase
+                for phase, members in catalogue.phases.items()
+                if set(names) | set(blocking) <= set(members)
+            ),
+            "all",
+        )
         raise CriticalError(
             code=Code.DEPENDENTS_EXIST,
-            message=f"{', '.join(blocking)} still depend on {', '.join(names)}",
+            message=f"{len(blocking)} migrated entities depend on the selection ({shown})",
             details={"dependents": blocking},
-            suggestion=f"Roll back {', '.join(blocking)} first, or include them in the command",
+            suggestion=f"Roll them back together: mdw-migrate rollback {wider}",
         )
+
+
+def rows_to_remove(catalogue: Catalogue, names: Sequence[str], target: Conn) -> dict[str, int]:
+    """Per entity, in the order rollback removes them, the rows it would remove."""
+    counts = {}
+    for name in reversed(catalogue.order(names)):
+        spec = catalogue.entities[name]
+        if isinstance(spec, ArchiveSpec):
+            counts[name] = _archive_rows(target)
+        else:
+            counts[name] = state.id_map.count(target, name) + state.deletions.kept_count(
+                target, name
+            )
+    return counts
 
 
 def rollback(catalogue: Catalogue, names: Sequence[str], target: Conn, stamp: str) -> list[Backup]:
@@ -45,18 +71,24 @@ def rollback(catalogue: Catalogue, names: Sequence[str], target: Conn, stamp: st
         for name in reversed(catalogue.order(names)):
             spec = catalogue.entities[name]
             if isinstance(spec, ArchiveSpec):
-                backups.append(_move_archive(target, name, stamp))
+                if _archive_rows(target):
+                    backups.append(_move_archive(target, name, stamp))
+                else:
+                    for table in _archive_tables(target):  # empty: nothing to keep
+                        target.execute(f"DROP TABLE legacy_archive.{sqlgen.q(table)}".encode())
                 state.progress.forget(target, name)
                 continue
             bulk.restore(target, name)
             if name in pending:
                 # Rows a sync took out of the id map but has not deleted yet.
                 backups.append(prune.delete_pending(target, spec, f"{stamp}_pending"))
-            copy = f"migration_backup.{sqlgen.q(f'{name}__{stamp}')}"
-            table = f"public.{sqlgen.q(spec.target)}"
-            state.id_map.copy_rows(target, name, table, copy)
-            backups.append(describe(target, name, copy, sqlgen.q(spec.legacy_column)))
-            state.id_map.delete_rows(target, name, table)
+            # An entity with nothing migrated leaves no empty copy behind; its state goes.
+            if state.id_map.count(target, name):
+                copy = f"migration_backup.{sqlgen.q(f'{name}__{stamp}')}"
+                table = f"public.{sqlgen.q(spec.target)}"
+                state.id_map.copy_rows(target, name, table, copy)
+                backups.append(describe(target, name, copy, sqlgen.q(spec.legacy_column)))
+                state.id_map.delete_rows(target, name, table)
             for part in (
                 state.id_map,
                 state.outcomes,
@@ -72,15 +104,32 @@ def rollback(catalogue: Catalogue, names: Sequence[str], target: Conn, stamp: st
     return backups
 
 
-def _move_archive(target: Conn, entity: str, stamp: str) -> Backup:
-    """The legacy_archive schema is the tool's own: its tables move to the backup schema."""
-    tables = [
+def _archive_tables(target: Conn) -> list[str]:
+    return [
         r[0]
         for r in target.execute(
             "SELECT table_name FROM information_schema.tables WHERE table_schema = 'legacy_archive'"
             " ORDER BY 1"
         ).fetchall()
     ]
+
+
+def _archive_rows(target: Conn) -> int:
+    return sum(
+        int(r[0])
+        if (
+            r := target.execute(
+                f"SELECT count(*) FROM legacy_archive.{sqlgen.q(t)}".encode()
+            ).fetchone()
+        )
+        else 0
+        for t in _archive_tables(target)
+    )
+
+
+def _move_archive(target: Conn, entity: str, stamp: str) -> Backup:
+    """The legacy_archive schema is the tool's own: its tables move to the backup schema."""
+    tables = _archive_tables(target)
     rows, low, high, sums, copies = 0, None, None, [], []
     for table in tables:
         copy_name = f"legacy_archive__{table}__{stamp}"

@@ -53,7 +53,7 @@ class EntityRunner:
         else:
             row, total = None, plan.source_rows
         size = ctx.batch_size_for(total)
-        result = EntityResult(entity=spec.name, source_rows=total)
+        result = EntityResult(entity=spec.name, source_rows=total, batch_size=size)
         result.pass_kind = "full" if plan.buckets is None else "changes"
         begin = passes.start(ctx, session.source, session.target, spec, size)
         if plan.buckets is not None:

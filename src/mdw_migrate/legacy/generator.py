@@ -615,6 +615,16 @@ def _data_steps() -> list[tuple[str, str]]:
     return [(parts[i], parts[i + 1]) for i in range(1, len(parts), 2)]
 
 
+def legacy_table_count(conn: psycopg.Connection[tuple[object, ...]]) -> int:
+    """How many of the legacy tables the database holds already (a demo says it replaces them)."""
+    row = conn.execute(
+        "SELECT count(*) FROM pg_catalog.pg_tables WHERE schemaname = 'public'"
+        " AND tablename = ANY(%s)",
+        [list(LEGACY_TABLES)],
+    ).fetchone()
+    return _int(row[0]) if row else 0
+
+
 def _public_tables(conn: psycopg.Connection[tuple[object, ...]]) -> list[str]:
     rows = conn.execute(
         "SELECT c.relname FROM pg_class c JOIN pg_namespace s ON s.oid = c.relnamespace"

@@ -79,3 +79,16 @@ def end(conn: Conn, run_id: uuid.UUID, status: str, counts: dict[str, Any]) -> N
         "UPDATE migration.runs SET ended_at = now(), status = %s, counts = %s WHERE id = %s",
         [status, Jsonb(counts), run_id],
     )
+
+
+def last(conn: Conn) -> dict[str, Any] | None:
+    """The latest run that wrote the target (a dry run writes no run record): what a report
+    says the data came from. Arguments are parsed options only, never a secret."""
+    row = conn.execute(
+        "SELECT id, command, arguments, tool_version, started_at, ended_at, status"
+        " FROM migration.runs ORDER BY started_at DESC LIMIT 1"
+    ).fetchone()
+    if row is None:
+        return None
+    keys = ("id", "command", "arguments", "toolVersion", "startedAt", "endedAt", "status")
+    return dict(zip(keys, row, strict=True))
