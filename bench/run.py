@@ -45,6 +45,13 @@ def reset(server: embedded.EmbeddedServer, dbname: str) -> str:
     return server.admin_conninfo(dbname)
 
 
+def drop(server: embedded.EmbeddedServer, dbname: str) -> None:
+    with psycopg.connect(server.admin_conninfo(), autocommit=True) as conn:
+        conn.execute(
+            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(dbname))
+        )
+
+
 def raw_pipe(source: str, target: str, tables: list[str]) -> tuple[float, int]:
     """Seconds and rows for the plain binary COPY pipe of `tables`, source -> target."""
     with psycopg.connect(source) as src, psycopg.connect(target, autocommit=True) as dst:
@@ -58,7 +65,8 @@ def raw_pipe(source: str, target: str, tables: list[str]) -> tuple[float, int]:
             ).fetchall()
             definitions[table] = ", ".join(f'"{name}" {sqltype}' for name, sqltype in columns)
         for table, cols in definitions.items():
-            dst.execute(f"CREATE TABLE {table} ({cols})".encode())
+            # No autovacuum: it would otherwise run on these tables during the tool's time.
+            dst.execute(f"CREATE TABLE {table} ({cols}) WITH (autovacuum_enabled = false)".encode())
         started = time.perf_counter()
         rows = 0
         for table in tables:
@@ -71,6 +79,27 @@ def raw_pipe(source: str, target: str, tables: list[str]) -> tuple[float, int]:
                         into.write(chunk)
                 rows += max(dc.rowcount, 0)
         return time.perf_counter() - started, rows
+
+
+# WAL the server wrote during the last tool run (source and target share the server; the
+# source is only read).
+LAST_WAL_BYTES = 0
+
+
+def wal_position(server: embedded.EmbeddedServer) -> str:
+    with psycopg.connect(server.admin_conninfo(), autocommit=True) as conn:
+        row = conn.execute("SELECT pg_current_wal_insert_lsn()::text").fetchone()
+    assert row is not None
+    return str(row[0])
+
+
+def wal_bytes_since(server: embedded.EmbeddedServer, start: str) -> int:
+    with psycopg.connect(server.admin_conninfo(), autocommit=True) as conn:
+        row = conn.execute(
+            "SELECT pg_wal_lsn_diff(pg_current_wal_insert_lsn(), %s::pg_lsn)::bigint", [start]
+        ).fetchone()
+    assert row is not None
+    return int(row[0])
 
 
 def tool_run(
@@ -95,9 +124,12 @@ def tool_run(
     if workers:
         args += ["--workers", str(workers)]
     before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    wal_start = wal_position(server)
     started = time.perf_counter()
     proc = subprocess.run(args, env=env, capture_output=True, text=True, check=False, cwd=HERE)
     seconds = time.perf_counter() - started
+    global LAST_WAL_BYTES
+    LAST_WAL_BYTES = wal_bytes_since(server, wal_start)
     if proc.returncode != 0:
         raise SystemExit(
             f"{command} failed ({proc.returncode}):\n{proc.stdout[-2000:]}{proc.stderr[-2000:]}"
@@ -144,12 +176,13 @@ def main() -> None:
     names = CATALOGUE.resolve(args.phase)
     owner = {t: ("legacy_archive" if e == "archive" else e) for t, e in LEGACY_TABLES.items()}
     tables = sorted(t for t, entity in owner.items() if entity in names)
-    raw_times, tool_times, engine_times, peaks = [], [], [], []
+    raw_times, tool_times, engine_times, peaks, wal = [], [], [], [], []
     per_entity: dict[str, list[float]] = {}
     raw_rows = 0
     for i in range(args.repeat):
         raw_target = reset(server, "bench_raw")
         raw_seconds, raw_rows = raw_pipe(source, raw_target, tables)
+        drop(server, "bench_raw")  # nothing of it may run (autovacuum) while the tool does
         target = reset(server, "bench_target")
         with psycopg.connect(target, autocommit=True) as conn:
             schema.apply(conn)
@@ -160,11 +193,16 @@ def main() -> None:
         tool_times.append(seconds)
         engine_times.append(sum(o["execution"]["durationSeconds"] for o in results.values()))
         peaks.append(peak)
+        wal.append(LAST_WAL_BYTES)
         for entity, obj in results.items():
             rows = obj["results"]["totalRecords"]
             duration = obj["execution"]["durationSeconds"]
             per_entity.setdefault(entity, []).append(rows / duration if duration else 0.0)
-        print(f"repeat {i + 1}: tool {seconds:.2f}s, raw {raw_seconds:.2f}s, RSS {peak:.0f} MB")
+        print(
+            f"repeat {i + 1}: tool {seconds:.2f}s, raw {raw_seconds:.2f}s,"
+            f" ratio {seconds / raw_seconds:.2f}, RSS {peak:.0f} MB,"
+            f" WAL {LAST_WAL_BYTES / 1e6:,.0f} MB"
+        )
 
     summary = {
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
@@ -186,6 +224,8 @@ def main() -> None:
             statistics.median(t / r for t, r in zip(engine_times, raw_times, strict=True)), 2
         ),
         "peak_rss_mb_max": round(max(peaks), 1),
+        "wal_bytes_median": round(statistics.median(wal)),
+        "wal_bytes_per_source_row_median": round(statistics.median(wal) / max(raw_rows, 1)),
         "rows_per_second_median": {e: round(statistics.median(v)) for e, v in per_entity.items()},
     }
     out = HERE / "results"

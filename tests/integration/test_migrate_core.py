@@ -425,3 +425,42 @@ def test_validation_lists_duplicate_emails_and_test_accounts(legacy: Legacy, mig
     issues = {i["kind"]: i for i in result.issues}
     assert issues["duplicate_email"]["count"] == legacy.report.quirks["duplicate_email_users"]
     assert issues["test_account"]["count"] == legacy.report.quirks["test_accounts"]
+
+
+def test_a_new_deployment_uses_uuid_layout_2(legacy: Legacy, migrated: str) -> None:
+    assert scalar(migrated, "SELECT uuid_layout FROM migration.id_derivation") == 2
+    wrong = scalar(
+        migrated,
+        "SELECT count(*) FROM patients p, migration.deployment d"
+        " WHERE p.id <> migration.legacy_uuid(d.id_secret, 'patients', p.legacy_patient_id,"
+        " 2::smallint)",
+    )
+    assert wrong == 0
+
+
+def test_a_deployment_made_before_layouts_keeps_its_uuids(
+    legacy: Legacy, create_database: Callable[[str], str]
+) -> None:
+    """A target first migrated by an earlier version has a key and no recorded layout: it
+    keeps layout 1 for good (recorded at the next run), through re-runs and validation."""
+    from mdw_migrate.state.deployment import fingerprint
+
+    target = fresh_target(create_database, "old_dst")
+    with psycopg.connect(target, autocommit=True) as conn:
+        conn.execute(
+            "INSERT INTO migration.deployment (id_secret, id_secret_fingerprint) VALUES (%s, %s)",
+            [b"an-older-key", fingerprint(b"an-older-key")],
+        )
+    run(legacy.conninfo, target, "core", batch_size=500)
+    assert scalar(target, "SELECT uuid_layout FROM migration.id_derivation") == 1
+    original = (
+        "SELECT count(*) FROM offices o"
+        " WHERE o.id <> migration.legacy_uuid('an-older-key'::bytea, 'offices', o.legacy_office_id)"
+    )
+    assert scalar(target, original) == 0
+    assert scalar(target, "SELECT count(*) FROM offices") > 0
+    run(legacy.conninfo, target, "core", batch_size=500)
+    assert scalar(target, original) == 0
+    with psycopg.connect(legacy.conninfo) as s, psycopg.connect(target, autocommit=True) as t:
+        result = validate_entity(CATALOGUE, CATALOGUE.rows_entity("offices"), s, t)
+    assert result.passed, [c for c in result.checks if c.status != "passed"]

@@ -132,15 +132,48 @@ def test_cleaning_keeps_letters_that_look_like_escapes(target: psycopg.Connectio
     assert one(target, "SELECT migration.clean_text(%s)", " vivid\u000b view ") == "vivid view"
 
 
-def test_inline_uuid_of_the_engine_equals_the_sql_function(target: psycopg.Connection[Any]) -> None:
+@pytest.mark.parametrize("layout", [1, 2])
+def test_inline_uuid_of_the_engine_equals_the_sql_function(
+    target: psycopg.Connection[Any], layout: int
+) -> None:
     from mdw_migrate.engine.sqlgen import uuid_expr
 
     inline = target.execute(
-        f"SELECT {uuid_expr('g')} FROM generate_series(1, 50) AS g ORDER BY g",
-        {"secret": b"k", "entity": "patients"},
+        f"SELECT {uuid_expr('g')} FROM generate_series(4090, 4200) AS g ORDER BY g",
+        {"secret": b"k", "entity": "patients", "uuid_layout": layout},
     ).fetchall()
     function = target.execute(
-        "SELECT migration.legacy_uuid('k'::bytea, 'patients', g) FROM generate_series(1, 50) g"
-        " ORDER BY g"
+        "SELECT migration.legacy_uuid('k'::bytea, 'patients', g, %s::smallint)"
+        " FROM generate_series(4090, 4200) g ORDER BY g",
+        [layout],
     ).fetchall()
     assert inline == function
+    if layout == 1:  # the original derivation, which deployments made before layouts use
+        assert (
+            function
+            == target.execute(
+                "SELECT migration.legacy_uuid('k'::bytea, 'patients', g)"
+                " FROM generate_series(4090, 4200) g ORDER BY g"
+            ).fetchall()
+        )
+
+
+def test_layout_2_shares_a_prefix_within_a_block_and_nothing_else(
+    target: psycopg.Connection[Any],
+) -> None:
+    rows = target.execute(
+        "SELECT g, migration.legacy_uuid('k'::bytea, 'patients', g, 2::smallint)::text,"
+        " migration.legacy_uuid('k'::bytea, 'patients', g, 1::smallint)::text"
+        " FROM generate_series(4096 * 5, 4096 * 7 - 1) g"
+    ).fetchall()
+    prefixes: dict[int, set[str]] = {g >> 12: set() for g, _, _ in rows}
+    for g, v2, v1 in rows:
+        prefixes[g >> 12].add(v2[:8])
+        assert v2[8:] == v1[8:]  # the rest is the id's own keyed hash
+        assert v2[14] == "8" and v2[19] in "89ab"
+    assert all(len(p) == 1 for p in prefixes.values()) and len(set.union(*prefixes.values())) == 2
+    assert len({v2 for _, v2, _ in rows}) == len(rows)
+    other = one(
+        target, "SELECT migration.legacy_uuid('j'::bytea, 'patients', 20480, 2::smallint)::text"
+    )
+    assert other[:8] not in set.union(*prefixes.values())  # keyed: no secret, no prefix

@@ -47,8 +47,8 @@ class Window:
 
 
 def params(session: Session, keys: BatchKeys) -> dict[str, Any]:
-    """The batch statements' parameters: the batch's keys and the UUID secret."""
-    return {**keys.params(), "secret": session.ctx.secret}
+    """The batch statements' parameters: the batch's keys and the UUID secret and layout."""
+    return {**keys.params(), "secret": session.ctx.secret, "uuid_layout": session.ctx.uuid_layout}
 
 
 def run(session: Session, spec: EntitySpec, batch_no: int, window: Window) -> BatchStats | None:
@@ -68,6 +68,10 @@ def run(session: Session, spec: EntitySpec, batch_no: int, window: Window) -> Ba
         if full:
             rows += _complete_last_key(session, spec)
         duplicates = _split_duplicates(target, spec)
+        if spec.refs:
+            # A small sample is enough for join estimates (0.3 to 0.7 µs a row).
+            target.execute("SET LOCAL default_statistics_target = 10")
+            target.execute(sqlgen.analyze_stage(spec).encode())
         target.execute(sqlgen.fill_work(spec).encode(), params(session, keys))
         apply_fallbacks(target, spec)
         counts = target.execute(sqlgen.BATCH_COUNTS).fetchone()

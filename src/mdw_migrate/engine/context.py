@@ -117,6 +117,8 @@ class SilentReporter:
 class RunContext:
     run_id: uuid.UUID
     secret: bytes = field(repr=False)
+    # The deployment's legacy-id -> UUID layout (state/deployment.py).
+    uuid_layout: int = 1
     batch_size: int = 5000
     max_retry_attempts: int = 3
     # True when the operator chose the batch size: it then applies to every entity.

@@ -130,6 +130,7 @@ def _run(
 ) -> RunOutcome:
     with target.transaction():
         secret = state.deployment.id_secret(target, options.id_secret_env)
+        layout = state.deployment.record_layout(target)
         run_id = state.runs.start(
             target,
             options.command,
@@ -149,6 +150,7 @@ def _run(
     ctx = RunContext(
         run_id=run_id,
         secret=secret,
+        uuid_layout=layout,
         batch_size=options.batch_size,
         batch_size_forced=options.batch_size_forced,
         max_retry_attempts=options.max_retry_attempts,

@@ -264,12 +264,25 @@ def _outcome_cases(spec: EntitySpec) -> tuple[str, str, str]:
     )
 
 
+# Ids per block of UUID layout 2: the rows of a block share the UUID's first 4 bytes.
+UUID_BLOCK_BITS = 12
+
+
 def uuid_expr(legacy_id: str) -> str:
-    """`migration.legacy_uuid(secret, entity, id)` written out inline: a SQL function that
-    uses its argument twice is not inlined, and calling it costs more than the hash itself."""
-    h = (
+    """`migration.legacy_uuid(secret, entity, id, layout)` written out inline: a SQL function
+    that uses its argument twice is not inlined, and calling it costs more than the hash
+    itself. `%(uuid_layout)s` is the deployment's (state/deployment.py)."""
+    own = (
         "substring(sha256(%(secret)s::bytea || convert_to(%(entity)s::text || ':' || "
         f"({legacy_id})::bigint::text, 'UTF8')) FROM 1 FOR 16)"
+    )
+    block = (
+        "substring(sha256(%(secret)s::bytea || convert_to(%(entity)s::text || '#' || "
+        f"(({legacy_id})::bigint >> {UUID_BLOCK_BITS})::text, 'UTF8')) FROM 1 FOR 4)"
+    )
+    h = (
+        f"CASE WHEN %(uuid_layout)s::smallint = 2 THEN overlay({own} PLACING {block} FROM 1 FOR 4)"
+        f" ELSE {own} END"
     )
     return (
         f"(SELECT encode(set_byte(set_byte(u.h, 6, (get_byte(u.h, 6) & 15) | 128), 8,"
@@ -328,6 +341,16 @@ def work_select(spec: EntitySpec) -> str:
 def create_work(spec: EntitySpec) -> str:
     # Types come from the expressions themselves; built once per entity run, filled per batch.
     return f"CREATE TEMP TABLE IF NOT EXISTS mdw_work AS {work_select(spec)} WITH NO DATA"
+
+
+def analyze_stage(spec: EntitySpec) -> str:
+    """Statistics of the staged batch's join columns. A temporary table has none until it is
+    analysed, and without them the planner hashes or merge-scans whole parent tables for
+    every batch; with them it looks the batch's parents up by index. Each batch is analysed,
+    since its keys move through the parents' ranges (the first batch's statistics misled the
+    planner into merge joins later)."""
+    columns = dict.fromkeys([spec.source.key, *(ref.source for ref in spec.refs)])
+    return f"ANALYZE {STAGE} ({', '.join(q(c) for c in columns)})"
 
 
 def fill_work(spec: EntitySpec) -> str:

@@ -44,6 +44,7 @@ RUN_TABLES = (
     "pending_deletions",
     "mapping_changes",
     "entity_sync",
+    "id_derivation",
 )
 SCHEMA = "migration"
 

@@ -1,4 +1,5 @@
-"""`migration.deployment`: the key of the legacy-id -> UUID derivation for this target."""
+"""`migration.deployment` and `migration.id_derivation`: the key of the legacy-id -> UUID
+derivation for this target, and which layout of it the target uses."""
 
 from __future__ import annotations
 
@@ -32,7 +33,38 @@ def id_secret(conn: Conn, from_env: str | None) -> bytes:
         " ON CONFLICT DO NOTHING",
         [None if env_secret else secret, fingerprint(secret)],
     )
+    # A new deployment takes the current layout, in the transaction that creates its key.
+    conn.execute(
+        "INSERT INTO migration.id_derivation (uuid_layout) VALUES (%s) ON CONFLICT DO NOTHING",
+        [CURRENT_LAYOUT],
+    )
     return id_secret(conn, from_env)
+
+
+# Layout 2: the first 4 bytes of a UUID come from its legacy id's block (sqlgen.uuid_expr).
+CURRENT_LAYOUT = 2
+# What a deployment made before migration.id_derivation existed uses, for good.
+ORIGINAL_LAYOUT = 1
+
+
+def uuid_layout(conn: Conn) -> int:
+    """The deployment's layout: its recorded one, or the original layout for a deployment
+    made before layouts were recorded (recorded then, when the connection may write)."""
+    row = conn.execute("SELECT uuid_layout FROM migration.id_derivation").fetchone()
+    if row is not None:
+        return int(row[0])
+    deployed = conn.execute("SELECT 1 FROM migration.deployment").fetchone()
+    return ORIGINAL_LAYOUT if deployed is not None else CURRENT_LAYOUT
+
+
+def record_layout(conn: Conn) -> int:
+    """At a run's start: makes the layout explicit for a deployment made before it was."""
+    layout = uuid_layout(conn)
+    conn.execute(
+        "INSERT INTO migration.id_derivation (uuid_layout) VALUES (%s) ON CONFLICT DO NOTHING",
+        [layout],
+    )
+    return layout
 
 
 def existing_id_secret(conn: Conn, from_env: str | None) -> bytes | None:

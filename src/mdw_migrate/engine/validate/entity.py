@@ -201,7 +201,13 @@ def _accuracy_sample(
         secret = state.deployment.existing_id_secret(target, None)
         if secret is None:
             return 0, []
-    ctx = RunContext(run_id=uuid.uuid4(), secret=secret, batch_size=len(keys), max_retry_attempts=0)
+    ctx = RunContext(
+        run_id=uuid.uuid4(),
+        secret=secret,
+        uuid_layout=state.deployment.uuid_layout(target),
+        batch_size=len(keys),
+        max_retry_attempts=0,
+    )
     return len(keys), recompute.differing(Session(source, target, ctx), spec, keys)
 
 

@@ -20,6 +20,23 @@ SET search_path = pg_catalog, pg_temp AS $$
         substring(sha256(secret || convert_to(entity || ':' || legacy_id::text, 'UTF8')) FROM 1 FOR 16))
 $$;
 
+-- Layout 2 (migration.id_derivation): the first 4 bytes come from the keyed hash of the id's
+-- block of 4096 ids, the rest from the id's own, so neighbouring ids share a UUID prefix
+-- (B-tree locality) and the UUID still says nothing about the id without the secret.
+CREATE OR REPLACE FUNCTION migration.legacy_uuid(
+    secret bytea, entity text, legacy_id bigint, layout smallint)
+RETURNS uuid LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp AS $$
+    SELECT migration.uuid_from_bytes(CASE WHEN layout = 2 THEN
+        overlay(substring(sha256(secret || convert_to(entity || ':' || legacy_id::text, 'UTF8'))
+                          FROM 1 FOR 16)
+                PLACING substring(sha256(secret || convert_to(entity || '#' || (legacy_id >> 12)::text,
+                                                              'UTF8')) FROM 1 FOR 4)
+                FROM 1 FOR 4)
+        ELSE substring(sha256(secret || convert_to(entity || ':' || legacy_id::text, 'UTF8'))
+                       FROM 1 FOR 16) END)
+$$;
+
 -- 'DOC-000042': a prefix and the id padded to six digits; longer ids are never truncated.
 CREATE OR REPLACE FUNCTION migration.padded_number(prefix text, id bigint) RETURNS text
 LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
