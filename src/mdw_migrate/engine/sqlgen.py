@@ -268,25 +268,50 @@ def _outcome_cases(spec: EntitySpec) -> tuple[str, str, str]:
 UUID_BLOCK_BITS = 12
 
 
-def uuid_expr(legacy_id: str) -> str:
-    """`migration.legacy_uuid(secret, entity, id, layout)` written out inline: a SQL function
-    that uses its argument twice is not inlined, and calling it costs more than the hash
-    itself. `%(uuid_layout)s` is the deployment's (state/deployment.py)."""
-    own = (
-        "substring(sha256(%(secret)s::bytea || convert_to(%(entity)s::text || ':' || "
-        f"({legacy_id})::bigint::text, 'UTF8')) FROM 1 FOR 16)"
-    )
-    block = (
-        "substring(sha256(%(secret)s::bytea || convert_to(%(entity)s::text || '#' || "
-        f"(({legacy_id})::bigint >> {UUID_BLOCK_BITS})::text, 'UTF8')) FROM 1 FOR 4)"
-    )
-    h = (
-        f"CASE WHEN %(uuid_layout)s::smallint = 2 THEN overlay({own} PLACING {block} FROM 1 FOR 4)"
-        f" ELSE {own} END"
-    )
+def block_prefix(block: str) -> str:
+    """The first 4 bytes of layout-2 UUIDs of the legacy ids of `block` (id >> 12)."""
     return (
-        f"(SELECT encode(set_byte(set_byte(u.h, 6, (get_byte(u.h, 6) & 15) | 128), 8,"
-        f" (get_byte(u.h, 8) & 63) | 128), 'hex')::uuid FROM (SELECT {h} AS h) AS u)"
+        "substring(sha256(%(secret)s::bytea || convert_to(%(entity)s::text || '#' || "
+        f"({block})::text, 'UTF8')) FROM 1 FOR 4)"
+    )
+
+
+def uuid_hash(legacy_id: str, prefix: str | None = None) -> str:
+    """The 16 bytes a UUID is made of (`uuid_of_hash`): the keyed hash of (entity, id), whose
+    first 4 bytes layout 2 takes from the id's block instead. `%(uuid_layout)s` is the
+    deployment's (state/deployment.py); `prefix` is the block's, when the query has it."""
+    own = (
+        "sha256(%(secret)s::bytea || convert_to(%(entity)s::text || ':' || "
+        f"({legacy_id})::bigint::text, 'UTF8'))"
+    )
+    block = prefix or block_prefix(f"({legacy_id})::bigint >> {UUID_BLOCK_BITS}")
+    return (
+        f"CASE WHEN %(uuid_layout)s::smallint = 2 THEN {block} || substring({own} FROM 5 FOR 12)"
+        f" ELSE substring({own} FROM 1 FOR 16) END"
+    )
+
+
+def uuid_of_hash(h: str) -> str:
+    """16 bytes shaped as a version-8 UUID. `h` is referenced three times: pass a column."""
+    return (
+        f"encode(set_byte(set_byte({h}, 6, (get_byte({h}, 6) & 15) | 128), 8,"
+        f" (get_byte({h}, 8) & 63) | 128), 'hex')::uuid"
+    )
+
+
+def uuid_expr(legacy_id: str) -> str:
+    """`migration.legacy_uuid(secret, entity, id, layout)` written out inline (a SQL function
+    is not inlined, and calling it costs more than the hash); OFFSET 0 keeps the hash from
+    being computed once per reference."""
+    return f"(SELECT {uuid_of_hash('u.h')} FROM (SELECT {uuid_hash(legacy_id)} AS h OFFSET 0) AS u)"
+
+
+def _blocks_join(key: str) -> str:
+    """The layout-2 prefix of every block of the batch, hashed once per block and joined."""
+    return (
+        f" LEFT JOIN (SELECT b.block, {block_prefix('b.block')} AS prefix FROM"
+        f" (SELECT DISTINCT (s0.{key})::bigint >> {UUID_BLOCK_BITS} AS block FROM {STAGE} s0)"
+        f" AS b) AS blk ON blk.block = (st.{key})::bigint >> {UUID_BLOCK_BITS}"
     )
 
 
@@ -299,17 +324,20 @@ def work_select(spec: EntitySpec) -> str:
         m = f"m_{ref.name}"
         joins.append(id_map.parent_join(m, ref.entity, f"st.{q(ref.source)}"))
         ref_cols.append(f"{m}.id AS {ref.alias}")
+    ref_cols.append("blk.prefix AS _uuid_prefix")
+    joins.append(_blocks_join(key))
     inner = " ".join([f"SELECT st.*{''.join(', ' + c for c in ref_cols)} FROM {STAGE} st", *joins])
     # Values are computed once, in a layer of their own (OFFSET 0 keeps the planner from
     # merging it back), so issue conditions can test them without computing them again.
-    values = "".join(
+    values = f", {uuid_hash(f's.{key}', 's._uuid_prefix')} AS _uuid_h"
+    values += "".join(
         f", ({_frag(col.expr)}) AS {q(computed_column(col.name))}" for col in spec.columns
     )
     computed = f"SELECT s.*{values} FROM ({inner}) AS s OFFSET 0"
     outcome, reason, detail = _outcome_cases(spec)
     items = [
         f"s.{key}::bigint AS _legacy_id",
-        f"{uuid_expr(f's.{key}')} AS _uuid",
+        f"{uuid_of_hash('s._uuid_h')} AS _uuid",
         f"{outcome} AS _outcome",
         f"{reason} AS _reason",
         f"{detail} AS _detail",
