@@ -256,3 +256,48 @@ def test_a_resumed_split_pass_also_reads_the_rows_added_since(
     assert scalar(target, "SELECT count(*) FROM offices") == legacy
     with psycopg.connect(source) as s, psycopg.connect(target, autocommit=True) as t:
         assert validate(CATALOGUE, "offices", s, t).passed
+
+
+def test_workers_defer_and_restore_one_table_at_a_time(
+    create_database: Callable[[str], str],
+) -> None:
+    """Adding a foreign key locks the table it references: two workers restoring tables that
+    reference the same parents in another order deadlocked. The second waits instead."""
+    import threading
+
+    from mdw_migrate.engine import bulk
+    from mdw_migrate.legacy.generator import generate
+
+    from ..helpers import run
+
+    source = create_database("order_src")
+    generate(source, scale=0.002, seed=8)
+    target = create_database("order_dst")
+    with psycopg.connect(target, autocommit=True) as conn:
+        schema.apply(conn)
+    run(source, target, "core-with-patients", batch_size=500)
+    run(source, target, "courses", batch_size=500)
+    with psycopg.connect(target, autocommit=True) as conn, conn.transaction():
+        bulk.defer(conn, "patients", "patients")
+    first = psycopg.connect(target)
+    second_done = threading.Event()
+
+    def second() -> None:
+        with psycopg.connect(target) as conn, conn.transaction():
+            # courses shares no table with patients: only the tool's own lock can hold it.
+            bulk.defer(conn, "courses", "courses")
+        second_done.set()
+
+    try:
+        assert bulk.restore(first, "patients") >= 4  # its transaction stays open
+        worker = threading.Thread(target=second)
+        worker.start()
+        assert not second_done.wait(1.0)  # waits for the first to finish
+        first.commit()
+        assert second_done.wait(30)
+        worker.join()
+    finally:
+        first.close()
+    with psycopg.connect(target, autocommit=True) as conn, conn.transaction():
+        bulk.restore(conn, "courses")
+    assert rows(target, "SELECT * FROM migration.deferred_ddl") == []

@@ -32,9 +32,17 @@ def table_is_empty(conn: Conn, table: str) -> bool:
     return bool(row and row[0])
 
 
+def _one_at_a_time(conn: Conn) -> None:
+    """Workers defer and restore one table at a time. Dropping or adding a foreign key locks
+    the table it references too, so two workers restoring tasks (-> profiles, then orders) and
+    system_messages (-> orders, then profiles) at once deadlocked (seen in the benchmark)."""
+    conn.execute("SELECT pg_advisory_xact_lock(hashtext('mdw-migrate bulk ddl'))")
+
+
 def defer(conn: Conn, entity: str, table: str) -> int:
     """Drops the table's foreign keys and non-unique indexes and pauses its autovacuum,
     recording how to undo each. Returns how many objects were deferred."""
+    _one_at_a_time(conn)
     relation = f"public.{q(table)}"
     objects = conn.execute(
         "SELECT conname, 'foreign_key', format('ALTER TABLE %%s ADD CONSTRAINT %%I %%s',"
@@ -80,6 +88,8 @@ def restore(conn: Conn, entity: str) -> int:
     """Re-creates what `defer` dropped for the entity (its autovacuum setting, indexes, then
     foreign keys)."""
     rows = state.deferred.pending(conn, entity)
+    if rows:
+        _one_at_a_time(conn)
     for name, create_sql in rows:
         conn.execute(create_sql.encode())
         state.deferred.done(conn, entity, name)
