@@ -260,6 +260,18 @@ def from_database_error(
                 f"Raise MIGRATION_TIMEOUT (milliseconds) or lower --batch-size, then {again}"
             ),
         )
+    if str(sqlstate or "").startswith("40"):
+        # A deadlock is an OperationalError too: it must not read as a lost connection.
+        return RetryableError(
+            code=Code.LOCK_TIMEOUT,
+            entity=entity,
+            message="Sessions on the target deadlocked or conflicted (SQLSTATE class 40)",
+            details=details,
+            suggestion=(
+                "Look for another session writing the same tables (pg_stat_activity,"
+                f" pg_locks), then {again}"
+            ),
+        )
     if isinstance(exc, errors.LockNotAvailable):
         return RetryableError(
             code=Code.LOCK_TIMEOUT,
