@@ -40,8 +40,8 @@ def _one_at_a_time(conn: Conn) -> None:
 
 
 def defer(conn: Conn, entity: str, table: str) -> int:
-    """Drops the table's foreign keys and non-unique indexes and pauses its autovacuum,
-    recording how to undo each. Returns how many objects were deferred."""
+    """Drops the table's foreign keys and non-unique indexes, recording how to re-create
+    them. Returns how many objects were deferred."""
     _one_at_a_time(conn)
     relation = f"public.{q(table)}"
     objects = conn.execute(
@@ -60,22 +60,6 @@ def defer(conn: Conn, entity: str, table: str) -> int:
             conn.execute(f"ALTER TABLE {relation} DROP CONSTRAINT {q(name)}".encode())
         else:
             conn.execute(f"DROP INDEX public.{q(name)}".encode())
-    # Autovacuum would vacuum the table again and again while it fills (insert thresholds),
-    # each time logging its new pages whole; it is paused, and its setting put back after.
-    options = conn.execute(
-        "SELECT option_value FROM pg_options_to_table("
-        "(SELECT reloptions FROM pg_class WHERE oid = %s::regclass))"
-        " WHERE option_name = 'autovacuum_enabled'",
-        [relation],
-    ).fetchone()
-    restore_setting = (
-        f"ALTER TABLE {relation} SET (autovacuum_enabled = {options[0]})"
-        if options is not None
-        else f"ALTER TABLE {relation} RESET (autovacuum_enabled)"
-    )
-    state.deferred.record(conn, entity, "autovacuum_enabled", "setting", restore_setting)
-    conn.execute(f"ALTER TABLE {relation} SET (autovacuum_enabled = false)".encode())
-    objects.append(("autovacuum_enabled", "setting", restore_setting))
     if objects:
         log.info(
             "constraints deferred",
@@ -85,8 +69,7 @@ def defer(conn: Conn, entity: str, table: str) -> int:
 
 
 def restore(conn: Conn, entity: str) -> int:
-    """Re-creates what `defer` dropped for the entity (its autovacuum setting, indexes, then
-    foreign keys)."""
+    """Re-creates what `defer` dropped for the entity (indexes first, then foreign keys)."""
     rows = state.deferred.pending(conn, entity)
     if rows:
         _one_at_a_time(conn)

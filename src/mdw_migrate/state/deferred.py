@@ -1,6 +1,5 @@
-"""`migration.deferred_ddl`: the foreign keys and indexes a bulk load dropped, and the
-autovacuum setting it paused, with the statement that puts each back, recorded in the
-transaction that drops or pauses them."""
+"""`migration.deferred_ddl`: the foreign keys and indexes a bulk load dropped, with the
+statement that re-creates each, recorded in the transaction that drops them."""
 
 from __future__ import annotations
 
@@ -16,7 +15,7 @@ def record(conn: Conn, entity: str, name: str, kind: str, create_sql: str) -> No
 
 
 def pending(conn: Conn, entity: str) -> list[tuple[str, str]]:
-    """(object name, create statement): the setting, then indexes, then foreign keys."""
+    """(object name, create statement), indexes before foreign keys."""
     rows = conn.execute(
         "SELECT object_name, create_sql FROM migration.deferred_ddl WHERE entity = %s"
         " ORDER BY kind DESC, object_name",
