@@ -17,7 +17,6 @@ from .context import BatchStats, Conn
 from .session import Session
 from .spec import EntitySpec
 
-
 # A batch this large has its staged rows analysed before the transform: a wrong join plan
 # costs more than the ANALYZE there. A small one (a sync's spans) is looked up by index
 # whatever the estimates, and an ANALYZE per batch, with its catalog writes, cost the 1 %
