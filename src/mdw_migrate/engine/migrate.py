@@ -15,7 +15,7 @@ import psycopg
 from psycopg.pq import TransactionStatus
 
 from .. import __version__, state
-from . import preflight, prune
+from . import bulk, preflight, prune, sqlgen
 from .archive import ArchiveRunner, ArchiveSpec
 from .backup import Backup
 from .context import EntityResult, Reporter, RunContext
@@ -192,6 +192,8 @@ def _run(
                     break
         if not outcome.interrupted and not ctx.should_stop():
             _delete_queued(catalogue, session, options, outcome)
+            if not options.dry_run:
+                _analyze_grown(catalogue, session, outcome)
         status = "interrupted" if outcome.interrupted else "completed"
     finally:
         outcome.ended_at = datetime.now(UTC)
@@ -204,6 +206,20 @@ def _run(
         if live is not target:
             live.close()
     return outcome
+
+
+def _analyze_grown(catalogue: Catalogue, session: Session, outcome: RunOutcome) -> None:
+    """Statistics for the tables a run filled: autovacuum would analyse them minutes later,
+    and the first sync of a cut-over may start before that."""
+    grown = [
+        sqlgen.q(spec.target)
+        for r in outcome.results
+        if r.inserted >= bulk.BULK_THRESHOLD
+        and isinstance(spec := catalogue.entities[r.entity], EntitySpec)
+    ]
+    if grown:
+        with session.target.transaction():
+            state.analyze(session.target, grown)
 
 
 def _estimates(catalogue: Catalogue, names: Sequence[str], source: Conn) -> dict[str, int]:

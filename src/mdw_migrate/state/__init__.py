@@ -32,6 +32,19 @@ from . import (
 )
 from ._conn import MAX_KEY, MIN_KEY, BatchKeys, Conn
 
+# The state tables that grow with the rows migrated (one row, or more, per legacy row).
+GROWING_TABLES = ("id_map", "range_fingerprints", "row_outcomes", "quality_issues")
+
+
+def analyze(conn: Conn, public_tables: list[str]) -> None:
+    """Fresh planner statistics for `public_tables` (quoted names) and the growing state
+    tables, after a run loaded many rows into them: until autovacuum gets there, a sync
+    that follows plans against the sizes of empty tables (measured: 44 to 104 s for a 1 %
+    sync right after the initial load, 34 s once analysed)."""
+    tables = [*(f"public.{t}" for t in public_tables), *(f"{SCHEMA}.{t}" for t in GROWING_TABLES)]
+    conn.execute(f"ANALYZE {', '.join(tables)}".encode())
+
+
 # What `migrate` needs to find in the target (the pre-flight check).
 RUN_TABLES = (
     "id_map",
@@ -49,12 +62,14 @@ RUN_TABLES = (
 SCHEMA = "migration"
 
 __all__ = [
+    "GROWING_TABLES",
     "MAX_KEY",
     "MIN_KEY",
     "RUN_TABLES",
     "SCHEMA",
     "BatchKeys",
     "Conn",
+    "analyze",
     "audit_log",
     "changes",
     "deferred",
