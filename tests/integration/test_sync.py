@@ -26,7 +26,7 @@ from mdw_migrate.engine.validate import validate_selection
 from mdw_migrate.legacy import churn
 from mdw_migrate.legacy.generator import generate
 
-from ..helpers import fresh_target, rows, run, run_options, scalar, sync
+from ..helpers import QuietReporter, fresh_target, rows, run, run_options, scalar, sync
 
 SECRET = "sync-tests-secret-0123456789abcdef"
 SCALE = 0.003
@@ -264,27 +264,14 @@ def test_an_interrupted_sync_run_again_ends_in_the_same_target(
 ) -> None:
     churn.django_changes(legacy)
     churn.churn(legacy, 0.02, seed=3)
-    batches = 0
-
-    def stop_soon() -> bool:
-        return batches >= 3
-
-    class Counting:
-        def run_started(self, estimates: dict[str, int]) -> None:
-            return None
-
-        def entity_started(self, entity: str, total_rows: int, batch_size: int) -> None:
-            return None
-
-        def batch_done(self, stats: Any) -> None:
-            nonlocal batches
-            batches += 1
-
-        def entity_done(self, result: Any) -> None:
-            return None
-
+    counted = QuietReporter()
     stopped = sync(
-        legacy, migrated, "all", batch_size=20, should_stop=stop_soon, reporter=Counting()
+        legacy,
+        migrated,
+        "all",
+        batch_size=20,
+        should_stop=lambda: len(counted.batches) >= 3,
+        reporter=counted,
     )
     assert stopped.interrupted
     sync(legacy, migrated, "all", batch_size=20)
@@ -402,28 +389,14 @@ def test_a_change_below_a_resumed_checkpoint_still_reaches_the_next_sync(
     """A migration stopped in the middle of a bucket and resumed in a newer snapshot does not
     vouch for that bucket: a row of it changed in between is brought up to date by a sync."""
     target = fresh_target(create_database, "mid_dst")
-    done: list[int] = []
-
-    class Counting:
-        def run_started(self, estimates: dict[str, int]) -> None:
-            return None
-
-        def entity_started(self, entity: str, total_rows: int, batch_size: int) -> None:
-            return None
-
-        def batch_done(self, stats: Any) -> None:
-            done.append(stats.batch_no)
-
-        def entity_done(self, result: Any) -> None:
-            return None
-
+    counted = QuietReporter()
     first = run(
         legacy,
         target,
         "offices",
         batch_size=5,
-        should_stop=lambda: len(done) >= 1,
-        reporter=Counting(),
+        should_stop=lambda: len(counted.batches) >= 1,
+        reporter=counted,
     )
     assert first.interrupted
     changed = scalar(legacy, "SELECT min(id) FROM dispatch_office")
