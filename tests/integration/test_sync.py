@@ -21,6 +21,7 @@ import pytest
 
 from mdw_migrate import state
 from mdw_migrate.catalogue import CATALOGUE
+from mdw_migrate.engine import rollback as rollback_engine
 from mdw_migrate.engine.spec import EntitySpec
 from mdw_migrate.engine.validate import validate_selection
 from mdw_migrate.legacy import churn
@@ -249,6 +250,10 @@ def test_keep_deleted_keeps_the_rows_marked_and_validation_explains_them(
     assert results[0].passed, results[0].to_contract()
     assert accounting.details["keptDeleted"] == len(gone)
     assert "keep-deleted" in str(accounting.details["explanation"])
+    # A rollback would remove every row of the entity in the target, the kept ones once.
+    with psycopg.connect(migrated, autocommit=True) as target:
+        planned = rollback_engine.rows_to_remove(CATALOGUE, ["system_messages"], target)
+    assert planned == {"system_messages": scalar(migrated, "SELECT count(*) FROM system_messages")}
     # A later sync without the option deletes them.
     later = sync(legacy, migrated, "all", batch_size=100)
     assert {r.entity: r.deleted for r in later.results}["system_messages"] == len(gone)

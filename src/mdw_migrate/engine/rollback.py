@@ -43,16 +43,16 @@ def check_rollback(catalogue: Catalogue, names: Sequence[str], target: Conn) -> 
 
 
 def rows_to_remove(catalogue: Catalogue, names: Sequence[str], target: Conn) -> dict[str, int]:
-    """Per entity, in the order rollback removes them, the rows it would remove."""
+    """Per entity, in the order rollback removes them, the rows it would remove: the mapped
+    ones (rows kept by --keep-deleted stay mapped) and those a sync queued for deletion."""
+    pending = state.deletions.entities(target)
     counts = {}
     for name in reversed(catalogue.order(names)):
         spec = catalogue.entities[name]
         if isinstance(spec, ArchiveSpec):
             counts[name] = _archive_rows(target)
         else:
-            counts[name] = state.id_map.count(target, name) + state.deletions.kept_count(
-                target, name
-            )
+            counts[name] = state.id_map.count(target, name) + pending.get(name, 0)
     return counts
 
 
