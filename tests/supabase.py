@@ -113,15 +113,15 @@ class Probe:
 def tool_tables(
     server: embedded.EmbeddedServer, dbname: str, public: list[str]
 ) -> list[tuple[str, str]]:
-    """Every table of the tool in this database with its first column, read as the
+    """Every table and view of the tool in this database with its first column, read as the
     superuser (the probing roles cannot even look them up)."""
     with psycopg.connect(server.admin_conninfo(dbname)) as conn:
         rows = conn.execute(
-            "SELECT t.schemaname || '.' || t.tablename, a.attname FROM pg_tables t"
-            " JOIN pg_attribute a ON a.attrelid = (quote_ident(t.schemaname) || '.'"
-            "   || quote_ident(t.tablename))::regclass AND a.attnum = 1"
-            " WHERE t.schemaname = ANY(%s)"
-            "    OR (t.schemaname = 'public' AND t.tablename = ANY(%s))"
+            "SELECT n.nspname || '.' || c.relname, a.attname FROM pg_class c"
+            " JOIN pg_namespace n ON n.oid = c.relnamespace"
+            " JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum = 1"
+            " WHERE c.relkind IN ('r', 'p', 'v', 'm')"
+            " AND (n.nspname = ANY(%s) OR (n.nspname = 'public' AND c.relname = ANY(%s)))"
             " ORDER BY 1",
             [list(TOOL_SCHEMAS), public],
         ).fetchall()

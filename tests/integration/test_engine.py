@@ -133,7 +133,7 @@ def test_bulk_load_defers_and_restores_constraints_and_indexes(
     assert "patients" in deferred  # the bulk path really ran
     assert _constraints(bulked) == expected
     # A run that filled tables leaves them analysed (a sync may follow before autovacuum).
-    analysed = "SELECT reltuples FROM pg_class WHERE oid = 'migration.id_map'::regclass"
+    analysed = "SELECT reltuples FROM pg_class WHERE oid = 'migration.range_fingerprints'::regclass"
     assert rows(plain, analysed)[0]["reltuples"] < 0  # small runs leave it to autovacuum
     assert rows(bulked, analysed)[0]["reltuples"] > 0
     assert rows(bulked, "SELECT * FROM migration.deferred_ddl") == []

@@ -464,3 +464,66 @@ def test_a_deployment_made_before_layouts_keeps_its_uuids(
     with psycopg.connect(legacy.conninfo) as s, psycopg.connect(target, autocommit=True) as t:
         result = validate_entity(CATALOGUE, CATALOGUE.rows_entity("offices"), s, t)
     assert result.passed, [c for c in result.checks if c.status != "passed"]
+
+
+def _as_before_step_012(target: str) -> None:
+    """The target as a version before step 012 left it: the id map a table of its own (its
+    rows as that version wrote them), range_fingerprints without a run and batch."""
+    with psycopg.connect(target, autocommit=True) as conn, conn.transaction():
+        conn.execute(
+            "CREATE TABLE migration.id_map_table AS SELECT entity, legacy_id, id,"
+            " coalesce(run_id, gen_random_uuid()) AS run_id, coalesce(batch_no, 1) AS batch_no"
+            " FROM migration.id_map"
+        )
+        conn.execute("DROP VIEW migration.id_map")
+        conn.execute("ALTER TABLE migration.id_map_table RENAME TO id_map")
+        conn.execute("ALTER TABLE migration.id_map ADD PRIMARY KEY (entity, legacy_id)")
+        conn.execute("ALTER TABLE migration.range_fingerprints DROP COLUMN run_id, DROP batch_no")
+        conn.execute("DELETE FROM migration.schema_versions WHERE version = '012_id_map_view'")
+
+
+def test_schema_apply_upgrades_an_id_map_table_to_the_view(
+    legacy: Legacy, create_database: Callable[[str], str]
+) -> None:
+    """Step 012: the table goes only when it holds exactly what the target tables hold; the
+    mappings, and so the UUIDs, are the same before and after, and the next run and
+    validation use them."""
+    from mdw_migrate.errors import Code, MigrationError
+    from mdw_migrate.target import schema
+
+    target = fresh_target(create_database, "upgrade_dst")
+    run(legacy.conninfo, target, "core", batch_size=500)
+    mapping = "SELECT entity, legacy_id, id FROM migration.id_map ORDER BY 1, 2"
+    before = rows(target, mapping)
+    assert len(before) == sum(
+        scalar(target, f"SELECT count(*) FROM {t}")
+        for t in ("offices", "profiles", "doctors", "doctor_offices")
+    )
+    _as_before_step_012(target)
+    # A table that disagrees with the target is not dropped: nothing changes.
+    with psycopg.connect(target, autocommit=True) as conn:
+        conn.execute("UPDATE migration.id_map SET id = gen_random_uuid() WHERE legacy_id ="
+                     " (SELECT min(legacy_id) FROM migration.id_map WHERE entity = 'offices')"
+                     " AND entity = 'offices'")  # fmt: skip
+        with pytest.raises(MigrationError) as refused:
+            schema.apply(conn)
+        assert refused.value.code == Code.SCHEMA_INCOMPATIBLE
+        assert refused.value.details == {"mappedWithoutRow": 1, "rowsWithoutMapping": 1}
+        kind = "SELECT relkind::text FROM pg_class WHERE oid = 'migration.id_map'::regclass"
+        assert conn.execute(kind).fetchone() == ("r",)
+        conn.execute(
+            "UPDATE migration.id_map m SET id = o.id FROM offices o"
+            " WHERE m.entity = 'offices' AND o.legacy_office_id = m.legacy_id"
+        )
+        schema.apply(conn)
+        assert conn.execute(kind).fetchone() == ("v",)
+        assert conn.execute("SELECT to_regclass('migration.id_map_before_012')").fetchone() == (
+            None,
+        )
+    assert rows(target, mapping) == before
+    run(legacy.conninfo, target, "core", batch_size=500)
+    assert rows(target, mapping) == before
+    with psycopg.connect(legacy.conninfo) as s, psycopg.connect(target, autocommit=True) as t:
+        for name in ("offices", "profiles", "doctors", "doctor_offices"):
+            result = validate_entity(CATALOGUE, CATALOGUE.rows_entity(name), s, t)
+            assert result.passed, [c for c in result.checks if c.status != "passed"]

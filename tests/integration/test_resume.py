@@ -109,6 +109,9 @@ def test_sigkill_at_random_points_then_resume(
                 )
             }
             assert 0 < len(before) < scalar(source, "SELECT count(*) FROM dispatch_notification")
+            # Killed during the bulk load: its foreign keys and indexes were still deferred.
+            deferred = rows(target, "SELECT DISTINCT entity FROM migration.deferred_ddl")
+            assert deferred == [{"entity": ENTITY}]
     proc = start(env, tmp_path, "--resume")
     _, err = proc.communicate(timeout=300)
     assert proc.returncode == 0, err[-2000:]

@@ -90,7 +90,8 @@ def test_the_api_roles_can_neither_read_nor_write_any_table_of_the_tool(
     assert len(public) == 48
     assert sum(t.startswith("public.") for t in result.tables) == 48
     assert by_schema["legacy_archive"] == 17
-    # deployment, id_derivation, runs, progress, id_map, outcomes, ..., and the four of sync
+    # deployment, id_derivation, runs, progress, outcomes, ..., the four of sync, and the
+    # id_map view over the target tables
     assert by_schema["migration"] == 16
     assert by_schema["migration_backup"] >= 1
     assert len(result.tables) == len(tables) == 48 + sum(by_schema.values())

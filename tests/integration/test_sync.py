@@ -252,7 +252,7 @@ def test_keep_deleted_keeps_the_rows_marked_and_validation_explains_them(
     assert "keep-deleted" in str(accounting.details["explanation"])
     # A rollback would remove every row of the entity in the target, the kept ones once.
     with psycopg.connect(migrated, autocommit=True) as target:
-        planned = rollback_engine.rows_to_remove(CATALOGUE, ["system_messages"], target)
+        planned = rollback_engine.rows_to_remove(CATALOGUE, ["system_messages"], target, SECRET)
     assert planned == {"system_messages": scalar(migrated, "SELECT count(*) FROM system_messages")}
     # A later sync without the option deletes them.
     later = sync(legacy, migrated, "all", batch_size=100)

@@ -13,7 +13,7 @@ from mdw_migrate.engine.validate import EntityValidation, validate_entity
 from mdw_migrate.legacy.generator import generate
 from mdw_migrate.target import schema
 
-from ..helpers import run
+from ..helpers import run, scalar
 
 
 @pytest.fixture
@@ -59,13 +59,15 @@ def test_an_untouched_migration_passes_every_check(migrated: tuple[str, str]) ->
         assert quality["accuracy"] == 100.0 and quality["sampled"] > 0
 
 
-def test_a_deleted_row_fails_the_id_map_check(migrated: tuple[str, str]) -> None:
+def test_a_deleted_row_fails_the_accounting(migrated: tuple[str, str]) -> None:
+    """The target table is the id map: a deleted row is a source row no longer accounted for."""
     source, target = migrated
     damage(
         target,
         "DELETE FROM doctor_offices WHERE id = (SELECT id FROM doctor_offices ORDER BY id LIMIT 1)",
     )
-    assert failed(check(source, target, "doctor_offices"))["id_map"]["mappedWithoutRow"] == 1
+    problems = failed(check(source, target, "doctor_offices"))
+    assert problems["accounting"]["expected"] - problems["accounting"]["actual"] == 1
 
 
 def test_an_amount_altered_by_one_cent_fails_the_money_check(migrated: tuple[str, str]) -> None:
@@ -94,15 +96,33 @@ def test_a_reference_to_the_wrong_parent_fails_referential_integrity(
     assert problems["referential_integrity"]["referencesNotMatchingTheirLegacyId"] == 1
 
 
-def test_a_dropped_legacy_id_mapping_fails_the_id_map_check(migrated: tuple[str, str]) -> None:
+def test_a_changed_uuid_fails_the_id_map_check(migrated: tuple[str, str]) -> None:
+    """Every row's UUID is derived again from its legacy id, not only the sample's."""
     source, target = migrated
     damage(
         target,
-        "DELETE FROM migration.id_map WHERE entity = 'offices'"
-        " AND legacy_id = (SELECT min(legacy_id) FROM migration.id_map WHERE entity = 'offices')",
+        "UPDATE doctor_offices SET id = gen_random_uuid()"
+        " WHERE id = (SELECT id FROM doctor_offices ORDER BY id DESC LIMIT 1)",
     )
-    problems = failed(check(source, target, "offices"))
-    assert problems["id_map"]["rowsWithoutMapping"] == 1
+    problems = failed(check(source, target, "doctor_offices"))
+    assert problems["id_map"]["uuidsNotDerived"] == 1
+    assert problems["id_map"]["checked"] == scalar(target, "SELECT count(*) FROM doctor_offices")
+
+
+def test_a_row_queued_for_deletion_is_not_mapped(migrated: tuple[str, str]) -> None:
+    """A queued row stays in its table until the run's end, but is out of the map: its
+    dependants see it missing, and a validation before its deletion fails the count."""
+    source, target = migrated
+    damage(
+        target,
+        "INSERT INTO migration.pending_deletions (entity, legacy_id, id, cause, run_id)"
+        " SELECT 'doctor_offices', legacy_office_doctors_id, id, 'source_deleted',"
+        " gen_random_uuid() FROM doctor_offices ORDER BY id LIMIT 1",
+    )
+    mapped = scalar(target, "SELECT count(*) FROM migration.id_map WHERE entity = 'doctor_offices'")
+    assert mapped == scalar(target, "SELECT count(*) FROM doctor_offices") - 1
+    problems = failed(check(source, target, "doctor_offices"))
+    assert problems["accounting"]["migrated"] == mapped
 
 
 def test_a_changed_value_fails_the_accuracy_sample(migrated: tuple[str, str]) -> None:

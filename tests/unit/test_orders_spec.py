@@ -57,7 +57,8 @@ def _enum_types() -> dict[str, list[str]]:
 def test_the_group_lists_its_entities_in_order() -> None:
     assert tuple(spec.name for spec in orders.ENTITIES) == GROUP
     assert all(
-        CATALOGUE.entities[name] is spec for name, spec in zip(GROUP, orders.ENTITIES, strict=True)
+        CATALOGUE.entities[name] == CATALOGUE.bind(spec)
+        for name, spec in zip(GROUP, orders.ENTITIES, strict=True)
     )
 
 

@@ -30,7 +30,7 @@ SPECS: dict[str, EntitySpec] = {spec.name: spec for spec in workflow.ENTITIES}
 
 def test_the_group_lists_its_entities_in_order() -> None:
     assert tuple(SPECS) == GROUP
-    assert all(CATALOGUE.entities[name] is spec for name, spec in SPECS.items())
+    assert all(CATALOGUE.entities[name] == CATALOGUE.bind(spec) for name, spec in SPECS.items())
 
 
 @pytest.mark.parametrize(

@@ -339,7 +339,7 @@ def rollback(
             rollback_engine.check_rollback(CATALOGUE, names, t)
             stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
             plan = RollbackPlan(
-                rows=rollback_engine.rows_to_remove(CATALOGUE, names, t),
+                rows=rollback_engine.rows_to_remove(CATALOGUE, names, t, config.id_secret),
                 backup=f"migration_backup.<entity>__{stamp}",
                 metadata=config.backups_dir / f"rollback-{selection}-{stamp}.json",
             )
@@ -357,7 +357,7 @@ def rollback(
                         totals={"entities": 0, "rowsRemoved": 0},
                         declined=True,
                     )
-            backups = rollback_engine.rollback(CATALOGUE, names, t, stamp)
+            backups = rollback_engine.rollback(CATALOGUE, names, t, stamp, config.id_secret)
         # Nothing removed, nothing to restore: no metadata file pointing at no copy.
         metadata = (
             files.write_backup_metadata(config, selection, stamp, endpoints, backups)

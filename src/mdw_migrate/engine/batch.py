@@ -1,6 +1,7 @@
 """One batch: one target transaction that stages the source rows of a key range, transforms
-them into `work`, writes the target rows, and records the batch's id map, outcomes, issues
-and checkpoint with them, so a batch and its state commit together or not at all."""
+them into `work`, writes the target rows (which map them: the target tables are the id map),
+and records the batch's outcomes, issues and checkpoint with them, so a batch and its state
+commit together or not at all."""
 
 from __future__ import annotations
 
@@ -113,33 +114,38 @@ def run(session: Session, spec: EntitySpec, batch_no: int, window: Window) -> Ba
             last_key=last_read if last_read is not None else keys.lo,
             seconds=0.0,
         )
+        mapped = sqlgen.mapped(spec)
         unmapped: list[int] = []
         if not fresh:
             unmapped = _take_out(session, spec, keys, stats)
         elif window.tracked and (excluded or rejected or migrated):
             # Nothing of these keys is mapped, but rows of them may have been rejected before.
             target.execute(sqlgen.ANALYZE_WORK)
-            stats.outcome_changes = state.outcomes.transitions(target, sqlgen.WORK_OUTCOMES, keys)
+            stats.outcome_changes = state.outcomes.transitions(
+                target, mapped, sqlgen.WORK_OUTCOMES, keys
+            )
         state.outcomes.clear(target, keys)
         state.issues.clear(target, keys)
+        # The target table is the id map: writing its rows maps them (decision 96).
+        newly_mapped: list[int] = []
         if fresh:
             stats.inserted = max(
                 target.execute(sqlgen.insert_target(spec).encode(), params(session, keys)).rowcount,
                 0,
             )
+            if window.tracked and stats.inserted:
+                newly_mapped = [int(r[0]) for r in target.execute(sqlgen.MIGRATED_KEYS)]
         else:
             written = target.execute(
                 sqlgen.upsert_counted(spec).encode(), params(session, keys)
             ).fetchone()
             assert written is not None
             stats.inserted, stats.updated = int(written[0]), int(written[1])
-        mapped = state.id_map.record(
-            target, sqlgen.MIGRATED_IDS, keys, fresh=fresh, changes=window.tracked
-        )
-        if not fresh:
-            state.deletions.settle(target, sqlgen.MIGRATED_KEYS, keys)
+            # New rows, and rows queued for deletion before that migrate again.
+            newly_mapped = [int(k) for k in written[2]]
+            newly_mapped += state.deletions.settle(target, sqlgen.MIGRATED_KEYS, keys)
         if window.tracked:
-            state.changes.record(target, unmapped + mapped, keys)
+            state.changes.record(target, unmapped + newly_mapped, keys)
         if excluded or rejected:
             state.outcomes.record(target, sqlgen.OUTCOMES, keys)
         if duplicates:
@@ -173,18 +179,27 @@ def take_out_rejected(
 
 
 def _take_out(session: Session, spec: EntitySpec, keys: BatchKeys, stats: BatchStats) -> list[int]:
-    """The batch's mapped rows that no longer migrate leave the id map (and are queued for
+    """The batch's mapped rows that no longer migrate leave the id map (queued for
     deletion); with --keep-deleted those whose legacy row is gone stay, marked. Returns the
     legacy ids unmapped."""
     target, ctx = session.target, session.ctx
     # The joins below go from the batch's keys to `work`: with no statistics the planner
     # loops over `work` for each key (seconds for a batch of 16 k rows); analysed, it hashes.
     target.execute(sqlgen.ANALYZE_WORK)
-    stats.outcome_changes = state.outcomes.transitions(target, sqlgen.WORK_OUTCOMES, keys)
+    mapped = sqlgen.mapped(spec)
+    made = sqlgen.made_by_tool("m", "m.legacy_id")
+    stats.outcome_changes = state.outcomes.transitions(target, mapped, sqlgen.WORK_OUTCOMES, keys)
     if ctx.keep_deleted:
-        kept = sqlgen.mark_kept(spec, state.deletions.keep(sqlgen.WORK_KEYS, keys))
+        kept = sqlgen.mark_kept(spec, state.deletions.keep(mapped, sqlgen.WORK_KEYS, keys, made))
         stats.kept = max(target.execute(kept.encode(), params(session, keys)).rowcount, 0)
-    unmapped = state.deletions.queue(target, sqlgen.WORK_KEYS, keys, keep_absent=ctx.keep_deleted)
+    unmapped = state.deletions.queue(
+        target,
+        mapped,
+        sqlgen.WORK_KEYS,
+        keys,
+        (made, params(session, keys)),
+        keep_absent=ctx.keep_deleted,
+    )
     stats.deleted = len(unmapped)
     return unmapped
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import graphlib
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from ..errors import Code, UsageError, dependency_not_met
 from .archive import ArchiveSpec
@@ -28,6 +28,20 @@ class Catalogue:
             if unknown:
                 raise ValueError(f"entity {spec.name} depends on unknown {unknown}")
         self.order(self.entities)  # fails on a cycle
+        bound = {name: self.bind(s) if isinstance(s, EntitySpec) else s
+                 for name, s in self.entities.items()}  # fmt: skip
+        object.__setattr__(self, "entities", bound)
+
+    def bind(self, spec: EntitySpec) -> EntitySpec:
+        """`spec` with each reference pointing at its parent's target table and legacy-id
+        column, where the parent's UUIDs are (the target tables are the id map)."""
+        refs = []
+        for ref in spec.refs:
+            parent = self.entities.get(ref.entity)
+            if isinstance(parent, EntitySpec):
+                ref = replace(ref, parent_target=parent.target, parent_legacy=parent.legacy_column)
+            refs.append(ref)
+        return replace(spec, refs=tuple(refs))
 
     def rows_entity(self, name: str) -> EntitySpec:
         spec = self.entities[name]

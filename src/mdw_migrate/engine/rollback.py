@@ -14,6 +14,7 @@ from . import bulk, lockdown, prune, sqlgen
 from .archive import ArchiveSpec
 from .backup import Backup, describe
 from .planner import Catalogue
+from .spec import EntitySpec
 
 Conn = psycopg.Connection[tuple[Any, ...]]
 
@@ -42,23 +43,50 @@ def check_rollback(catalogue: Catalogue, names: Sequence[str], target: Conn) -> 
         )
 
 
-def rows_to_remove(catalogue: Catalogue, names: Sequence[str], target: Conn) -> dict[str, int]:
+def made_by_tool(
+    spec: EntitySpec, target: Conn, secret_env: str | None
+) -> tuple[str, dict[str, Any]]:
+    """(SQL condition on a row `t` of the entity's table, its parameters): the row's UUID is
+    the one the deployment's secret derives from its legacy id, so the tool made it. A row
+    written by hand or by an application into the table is never removed."""
+    secret = state.deployment.existing_id_secret(target, secret_env)
+    legacy = sqlgen.q(spec.legacy_column)
+    params = {
+        "secret": secret or b"",
+        "entity": spec.name,
+        "uuid_layout": state.deployment.uuid_layout(target),
+    }
+    # Without a deployment key nothing was migrated here: no row is the tool's.
+    condition = sqlgen.made_by_tool("t", f"t.{legacy}") if secret else "false"
+    return condition, params
+
+
+def rows_to_remove(
+    catalogue: Catalogue, names: Sequence[str], target: Conn, secret_env: str | None = None
+) -> dict[str, int]:
     """Per entity, in the order rollback removes them, the rows it would remove: the mapped
-    ones (rows kept by --keep-deleted stay mapped) and those a sync queued for deletion."""
-    pending = state.deletions.entities(target)
+    ones (rows kept by --keep-deleted stay mapped) and those a sync queued for deletion,
+    which are all the rows the tool made in the entity's table."""
     counts = {}
     for name in reversed(catalogue.order(names)):
         spec = catalogue.entities[name]
         if isinstance(spec, ArchiveSpec):
             counts[name] = _archive_rows(target)
         else:
-            counts[name] = state.id_map.count(target, name) + pending.get(name, 0)
+            made = made_by_tool(spec, target, secret_env)
+            counts[name] = state.id_map.tool_rows(target, sqlgen.mapped(spec), *made)
     return counts
 
 
-def rollback(catalogue: Catalogue, names: Sequence[str], target: Conn, stamp: str) -> list[Backup]:
-    """Deletes, in reverse dependency order, each entity's target rows that the id map says the
-    tool created, then its id-map rows, outcomes, issues and progress; all in one transaction.
+def rollback(
+    catalogue: Catalogue,
+    names: Sequence[str],
+    target: Conn,
+    stamp: str,
+    secret_env: str | None = None,
+) -> list[Backup]:
+    """Deletes, in reverse dependency order, each entity's target rows (which are its id map),
+    then its outcomes, issues and progress; all in one transaction.
 
     Before deleting, the rows are copied to `migration_backup.<entity>__<stamp>` (archive
     tables are moved there), so an operator can see or restore what was there.
@@ -83,14 +111,13 @@ def rollback(catalogue: Catalogue, names: Sequence[str], target: Conn, stamp: st
                 # Rows a sync took out of the id map but has not deleted yet.
                 backups.append(prune.delete_pending(target, spec, f"{stamp}_pending"))
             # An entity with nothing migrated leaves no empty copy behind; its state goes.
-            if state.id_map.count(target, name):
+            mapped, made = sqlgen.mapped(spec), made_by_tool(spec, target, secret_env)
+            if state.id_map.tool_rows(target, mapped, *made):
                 copy = f"migration_backup.{sqlgen.q(f'{name}__{stamp}')}"
-                table = f"public.{sqlgen.q(spec.target)}"
-                state.id_map.copy_rows(target, name, table, copy)
+                state.id_map.copy_rows(target, mapped, copy, *made)
                 backups.append(describe(target, name, copy, sqlgen.q(spec.legacy_column)))
-                state.id_map.delete_rows(target, name, table)
+                state.id_map.delete_rows(target, mapped, *made)
             for part in (
-                state.id_map,
                 state.outcomes,
                 state.issues,
                 state.progress,

@@ -110,7 +110,7 @@ class EntityRunner:
                 sync.finish(session, spec, plan)
             counts = state.progress.finish(
                 session.target,
-                spec.name,
+                sqlgen.mapped(spec),
                 done.last_key,
                 completed=not stopped,
                 prune_tail=plan.buckets is None,
@@ -202,7 +202,7 @@ class EntityRunner:
         table = f"public.{sqlgen.q(spec.target)}"
         for ref in spec.self_refs:
             column, legacy = sqlgen.q(ref.column), sqlgen.q(ref.legacy_column)
-            state.id_map.resolve_self_reference(target, spec.name, table, column, legacy)
+            state.id_map.resolve_self_reference(sqlgen.mapped(spec), target, column, legacy)
             state.issues.replace_kind(
                 target,
                 spec.name,

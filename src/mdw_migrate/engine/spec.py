@@ -51,6 +51,10 @@ class Ref:
     # False when a missing optional parent is expected and no data-quality issue (one of
     # several alternative parents, e.g. a record held by messages or by team_communications).
     issue: bool = True
+    # Where the parent's rows are (its target table and legacy-id column): the catalogue
+    # binds them, since the target tables are the id map.
+    parent_target: str | None = None
+    parent_legacy: str | None = None
 
     @property
     def alias(self) -> str:

@@ -5,10 +5,11 @@ The batch flows through two temporary tables in the target:
     stg   the source rows as read (binary COPY from the source's keyset query)
     work  one row per source row: outcome, UUID, every target value, issue flags, raw values
 
-and from `work` into the target table with one set-based statement. The id map, outcomes and
-quality issues are the state package's tables: this module gives it SELECTs over `work`
-(`MIGRATED_IDS`, `OUTCOMES`, `flagged_issues`) and it writes them. Statements take named
-parameters: secret, entity, run_id, batch_no, lo, hi (see state.BatchKeys).
+and from `work` into the target table with one set-based statement; the target tables are
+the id map (state/id_map.py). Outcomes and quality issues are the state package's tables:
+this module gives it SELECTs over `work` (`MIGRATED_KEYS`, `OUTCOMES`, `flagged_issues`) and
+it writes them. Statements take named parameters: secret, entity, run_id, batch_no, lo, hi
+(see state.BatchKeys).
 """
 
 from __future__ import annotations
@@ -18,7 +19,8 @@ from dataclasses import dataclass
 
 from ..state import BatchKeys, fingerprints, id_map
 from ..state._conn import in_batch
-from .spec import Col, EntitySpec, computed_column
+from ..state.id_map import MappedTable
+from .spec import Col, EntitySpec, Ref, computed_column
 
 STAGE = "pg_temp.mdw_stage"
 WORK = "pg_temp.mdw_work"
@@ -26,6 +28,17 @@ WORK = "pg_temp.mdw_work"
 
 def q(identifier: str) -> str:
     return '"' + identifier.replace('"', '""') + '"'
+
+
+def mapped(spec: EntitySpec) -> MappedTable:
+    """The entity's target table, which is its part of the id map."""
+    return MappedTable(spec.name, f"public.{q(spec.target)}", q(spec.legacy_column))
+
+
+def parent_mapped(ref: Ref) -> MappedTable:
+    if ref.parent_target is None or ref.parent_legacy is None:
+        raise ValueError(f"reference {ref.name} to {ref.entity} is not bound to its table")
+    return MappedTable(ref.entity, f"public.{q(ref.parent_target)}", q(ref.parent_legacy))
 
 
 def _frag(text: str) -> str:
@@ -306,12 +319,36 @@ def uuid_expr(legacy_id: str) -> str:
     return f"(SELECT {uuid_of_hash('u.h')} FROM (SELECT {uuid_hash(legacy_id)} AS h OFFSET 0) AS u)"
 
 
+def made_by_tool(alias: str, legacy_id: str) -> str:
+    """SQL: row `alias` (with its `id`) has the UUID the deployment's secret derives from
+    `legacy_id`, so the tool made it; a row written into the table by hand or by an
+    application is never queued for deletion or rolled back. Takes secret, entity and
+    uuid_layout."""
+    return f"{alias}.id = {uuid_expr(legacy_id)}"
+
+
 def _blocks_join(key: str) -> str:
     """The layout-2 prefix of every block of the batch, hashed once per block and joined."""
     return (
         f" LEFT JOIN (SELECT b.block, {block_prefix('b.block')} AS prefix FROM"
         f" (SELECT DISTINCT (s0.{key})::bigint >> {UUID_BLOCK_BITS} AS block FROM {STAGE} s0)"
         f" AS b) AS blk ON blk.block = (st.{key})::bigint >> {UUID_BLOCK_BITS}"
+    )
+
+
+def underived_uuids(spec: EntitySpec) -> str:
+    """(rows, rows whose id is not the UUID derived from their legacy id) of the entity's
+    target table: the id map checked whole, one hash a row and one a block."""
+    legacy, table = q(spec.legacy_column), f"public.{q(spec.target)}"
+    blocks = (
+        f" LEFT JOIN (SELECT b.block, {block_prefix('b.block')} AS prefix FROM (SELECT DISTINCT"
+        f" t0.{legacy}::bigint >> {UUID_BLOCK_BITS} AS block FROM {table} t0) AS b) AS blk"
+        f" ON blk.block = t.{legacy}::bigint >> {UUID_BLOCK_BITS}"
+    )
+    hashed = f"SELECT t.id, {uuid_hash(f't.{legacy}', 'blk.prefix')} AS h FROM {table} t{blocks}"
+    return (
+        f"SELECT count(*), count(*) FILTER (WHERE s.id IS DISTINCT FROM {uuid_of_hash('s.h')})"
+        f" FROM ({hashed} OFFSET 0) AS s"
     )
 
 
@@ -322,7 +359,7 @@ def work_select(spec: EntitySpec) -> str:
     ref_cols = []
     for ref in spec.refs:
         m = f"m_{ref.name}"
-        joins.append(id_map.parent_join(m, ref.entity, f"st.{q(ref.source)}"))
+        joins.append(id_map.parent_join(m, parent_mapped(ref), f"st.{q(ref.source)}"))
         ref_cols.append(f"{m}.id AS {ref.alias}")
     ref_cols.append("blk.prefix AS _uuid_prefix")
     joins.append(_blocks_join(key))
@@ -405,12 +442,12 @@ def _metadata_expr(spec: EntitySpec, prefix: str = "") -> str:
 
 
 def range_is_fresh(spec: EntitySpec, keys: BatchKeys) -> str:
-    """True when neither the target nor the id map holds a row of the batch's key range: the
-    batch can then be plain INSERTs, cheaper than upserts (no speculative insertion)."""
+    """True when the target holds no row of the batch's key range (mapped or queued for
+    deletion): the batch can then be plain INSERTs, cheaper than upserts (no speculative
+    insertion), and every row it migrates is newly mapped."""
     legacy = q(spec.legacy_column)
     return (
-        f"SELECT NOT EXISTS (SELECT 1 FROM public.{q(spec.target)}"
-        f" WHERE {in_batch(legacy, keys)}) AND NOT {id_map.has_range(keys)}"
+        f"SELECT NOT EXISTS (SELECT 1 FROM public.{q(spec.target)} WHERE {in_batch(legacy, keys)})"
     )
 
 
@@ -420,11 +457,14 @@ def insert_target(spec: EntitySpec) -> str:
 
 
 def upsert_counted(spec: EntitySpec) -> str:
-    """`upsert_target`, returning (inserted, updated): a row written by an insert has no
-    `xmax`, an updated one has its updater's; unchanged rows are not written at all."""
+    """`upsert_target`, returning (inserted, updated, legacy ids inserted): a row written by
+    an insert has no `xmax`, an updated one has its updater's; unchanged rows are not
+    written at all."""
+    legacy = q(spec.legacy_column)
     return (
-        f"WITH w AS ({upsert_target(spec)} RETURNING (t.xmax = 0) AS inserted)"
-        " SELECT count(*) FILTER (WHERE inserted), count(*) FILTER (WHERE NOT inserted) FROM w"
+        f"WITH w AS ({upsert_target(spec)} RETURNING (t.xmax = 0) AS inserted, t.{legacy} AS k)"
+        " SELECT count(*) FILTER (WHERE inserted), count(*) FILTER (WHERE NOT inserted),"
+        " coalesce(array_agg(k::bigint) FILTER (WHERE inserted), '{}') FROM w"
     )
 
 
@@ -458,9 +498,8 @@ def upsert_target(spec: EntitySpec) -> str:
     )
 
 
-# The batch's rows, for the state package to record: migrated (legacy id, UUID), and the
-# others (legacy id, outcome, reason, detail).
-MIGRATED_IDS = f"SELECT _legacy_id, _uuid FROM {WORK} WHERE _outcome IS NULL"
+# The batch's rows, for the state package to record: migrated (legacy id), and the others
+# (legacy id, outcome, reason, detail).
 MIGRATED_KEYS = f"SELECT _legacy_id FROM {WORK} WHERE _outcome IS NULL"
 # Every row of the batch: (legacy id, migrated?) and (legacy id, outcome or 'migrated').
 WORK_KEYS = f"SELECT _legacy_id, _outcome IS NULL FROM {WORK}"

@@ -2,14 +2,14 @@
 tables (the DDL in target/sql aside).
 
 One module per table: `deployment` (the id secret), `runs`, `progress` (per entity),
-`ranges` (key ranges of a split entity), `id_map`, `outcomes` (excluded and rejected rows),
-`issues` (data-quality issues), `deferred` (constraints of a bulk load), `audit_log`,
-`versions` (schema steps and country aliases), and for `sync`: `fingerprints` (per bucket of
-keys, what the target holds and what the source has), `deletions` (rows waiting to be
-deleted, or kept), `changes` (mapping changes for dependants) and `marks` (per entity, how
-far it is in step). Batch statements take the named parameters
-of `BatchKeys`; the engine's SQL generator hands in SELECTs over the batch's `work` table
-and these modules write them into their tables.
+`ranges` (key ranges of a split entity), `id_map` (a view: the target tables are the map),
+`outcomes` (excluded and rejected rows), `issues` (data-quality issues), `deferred`
+(constraints of a bulk load), `audit_log`, `versions` (schema steps and country aliases),
+and for `sync`: `fingerprints` (per bucket of keys, what the target holds and what the
+source has), `deletions` (rows waiting to be deleted, or kept), `changes` (mapping changes
+for dependants) and `marks` (per entity, how far it is in step). Batch statements take the
+named parameters of `BatchKeys`; the engine's SQL generator hands in SELECTs over the
+batch's `work` table and these modules write them into their tables.
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ from . import (
 from ._conn import MAX_KEY, MIN_KEY, BatchKeys, Conn
 
 # The state tables that grow with the rows migrated (one row, or more, per legacy row).
-GROWING_TABLES = ("id_map", "range_fingerprints", "row_outcomes", "quality_issues")
+GROWING_TABLES = ("range_fingerprints", "row_outcomes", "quality_issues")
 
 
 def analyze(conn: Conn, public_tables: list[str]) -> None:

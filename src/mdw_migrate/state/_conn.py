@@ -17,7 +17,7 @@ MAX_KEY = 2**63 - 1
 @dataclass(frozen=True)
 class BatchKeys:
     """One batch of one entity: the key range (lo, hi] it covers, in which run. A batch's
-    state (its id-map rows, outcomes, issues, checkpoint) is written under these keys."""
+    state (its outcomes, issues, fingerprints, checkpoint) is written under these keys."""
 
     entity: str
     run_id: uuid.UUID

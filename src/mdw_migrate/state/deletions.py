@@ -1,12 +1,17 @@
 """`migration.pending_deletions`: target rows whose legacy row is gone, or no longer
-migrates. A batch takes them out of the id map at once, so the entity's dependants, run
-after it, see the parent missing (rule 5); the run deletes them from the target at its end,
-dependants first, after copying them to `migration_backup`. Rows kept by `--keep-deleted`
-stay mapped and in the target, listed here as `kept`, until a sync without that option."""
+migrates. Queueing a row takes it out of the id map at once (a queued row is not mapped),
+so the entity's dependants, run after it, see the parent missing (rule 5); the run deletes
+them from the target at its end, dependants first, after copying them to `migration_backup`.
+Rows kept by `--keep-deleted` stay mapped and in the target, listed here as `kept`, until a
+sync without that option."""
 
 from __future__ import annotations
 
 from ._conn import BatchKeys, Conn, in_batch
+from .id_map import MappedTable, Params
+
+# A condition on a mapped row `m` that says the tool made it, and its parameters.
+Made = tuple[str, Params]
 
 
 def _absent(work_keys_sql: str, *, migrated_only: bool) -> str:
@@ -19,60 +24,61 @@ def _absent(work_keys_sql: str, *, migrated_only: bool) -> str:
     )
 
 
-def _unmap(work_keys_sql: str, keys: BatchKeys, *, keep_absent: bool) -> str:
-    """SQL of a data-modifying CTE body: removes from the id map the batch's mapped keys that
-    no longer migrate (all of them, or with `keep_absent` only those whose legacy row still
-    exists) and returns (legacy_id, id, cause). One join of the batch's mapped keys with the
-    batch's rows decides it (the caller has analysed `work`, so the join is hashed)."""
-    kept = " AND g.present" if keep_absent else ""
-    return (
-        "DELETE FROM migration.id_map AS d USING (SELECT m.legacy_id, w.legacy_id IS NOT NULL"
-        " AS present FROM migration.id_map AS m LEFT JOIN"
-        f" ({work_keys_sql}) AS w (legacy_id, migrated) ON w.legacy_id = m.legacy_id"
-        f" WHERE m.entity = %(entity)s AND {in_batch('m.legacy_id', keys)}"
-        " AND (w.legacy_id IS NULL OR NOT w.migrated)) AS g"
-        f" WHERE d.entity = %(entity)s AND d.legacy_id = g.legacy_id{kept}"
-        " RETURNING d.legacy_id, d.id,"
-        " CASE WHEN g.present THEN 'outcome_changed' ELSE 'source_deleted' END AS cause"
-    )
-
-
-def queue(conn: Conn, work_keys_sql: str, keys: BatchKeys, *, keep_absent: bool) -> list[int]:
-    """Unmaps and queues the batch's rows that no longer migrate; returns their legacy ids."""
+def queue(
+    conn: Conn,
+    mapped: MappedTable,
+    work_keys_sql: str,
+    keys: BatchKeys,
+    made: Made,
+    *,
+    keep_absent: bool,
+) -> list[int]:
+    """Takes out of the map the batch's mapped rows that no longer migrate (all of them, or
+    with `keep_absent` only those whose legacy row still exists) by queueing them for
+    deletion; returns their legacy ids. Only rows the tool made (`made`: a condition on `m`,
+    with its parameters) are queued. One join of the batch's mapped keys with the batch's
+    rows decides it (the caller has analysed `work`, so the join is hashed)."""
+    kept = " AND w.legacy_id IS NOT NULL" if keep_absent else ""
     rows = conn.execute(
-        f"WITH gone AS ({_unmap(work_keys_sql, keys, keep_absent=keep_absent)})"
-        " INSERT INTO migration.pending_deletions (entity, legacy_id, id, cause, kept, run_id)"
-        " SELECT %(entity)s, legacy_id, id, cause, false, %(run_id)s FROM gone"
+        "INSERT INTO migration.pending_deletions (entity, legacy_id, id, cause, kept, run_id)"
+        " SELECT %(entity)s, m.legacy_id, m.id,"
+        " CASE WHEN w.legacy_id IS NOT NULL THEN 'outcome_changed' ELSE 'source_deleted' END,"
+        f" false, %(run_id)s FROM {mapped.rows('m')} LEFT JOIN ({work_keys_sql})"
+        " AS w (legacy_id, migrated) ON w.legacy_id = m.legacy_id"
+        f" WHERE {in_batch('m.legacy_id', keys)} AND (w.legacy_id IS NULL OR NOT w.migrated)"
+        f"{kept} AND {made[0]}"
         " ON CONFLICT (entity, legacy_id) DO UPDATE SET id = EXCLUDED.id,"
         " cause = EXCLUDED.cause, kept = false, run_id = EXCLUDED.run_id, queued_at = now()"
         " RETURNING legacy_id",
-        keys.params(),
+        {**keys.params(), **made[1]},
     ).fetchall()
     return [int(r[0]) for r in rows]
 
 
-def keep(work_keys_sql: str, keys: BatchKeys) -> str:
-    """SQL of a data-modifying CTE body: lists the batch's mapped rows whose legacy row is
-    gone as kept (they stay mapped) and returns (id) of those newly kept; the caller marks
-    those target rows."""
+def keep(mapped: MappedTable, work_keys_sql: str, keys: BatchKeys, made: str) -> str:
+    """SQL of a data-modifying CTE body: lists the batch's mapped rows (those the tool made:
+    `made`, a condition on `m`) whose legacy row is gone as kept (they stay mapped) and
+    returns (id) of those newly kept; the caller marks those target rows."""
     return (
         "INSERT INTO migration.pending_deletions (entity, legacy_id, id, cause, kept, run_id)"
-        " SELECT %(entity)s, m.legacy_id, m.id, 'source_deleted', true, %(run_id)s"
-        " FROM migration.id_map AS m WHERE m.entity = %(entity)s"
-        f" AND {in_batch('m.legacy_id', keys)} AND {_absent(work_keys_sql, migrated_only=False)}"
-        " ON CONFLICT (entity, legacy_id) DO NOTHING RETURNING id"
+        f" SELECT %(entity)s, m.legacy_id, m.id, 'source_deleted', true, %(run_id)s"
+        f" FROM {mapped.rows('m')}"
+        f" WHERE {in_batch('m.legacy_id', keys)} AND {_absent(work_keys_sql, migrated_only=False)}"
+        f" AND {made} ON CONFLICT (entity, legacy_id) DO NOTHING RETURNING id"
     )
 
 
-def settle(conn: Conn, migrated_sql: str, keys: BatchKeys) -> None:
+def settle(conn: Conn, migrated_sql: str, keys: BatchKeys) -> list[int]:
     """Keys the batch migrates (`migrated_sql` selects their legacy ids) are no longer
-    pending or kept: the row came back, or migrates again."""
-    conn.execute(
+    pending or kept: the row came back, or migrates again. Returns those that were queued
+    (not kept): they are mapped again."""
+    rows = conn.execute(
         "DELETE FROM migration.pending_deletions AS p WHERE p.entity = %(entity)s"
         f" AND {in_batch('p.legacy_id', keys)} AND EXISTS (SELECT 1 FROM ({migrated_sql})"
-        " AS w (legacy_id) WHERE w.legacy_id = p.legacy_id)",
+        " AS w (legacy_id) WHERE w.legacy_id = p.legacy_id) RETURNING p.legacy_id, p.kept",
         keys.params(),
-    )
+    ).fetchall()
+    return [int(legacy_id) for legacy_id, kept in rows if not kept]
 
 
 def entities(conn: Conn) -> dict[str, int]:
@@ -93,12 +99,11 @@ def copy_rows(conn: Conn, entity: str, table: str, copy: str) -> None:
 
 
 def delete_rows(conn: Conn, entity: str, table: str) -> int:
-    """Deletes the entity's pending target rows (never one that is mapped again) and their
-    queue entries; returns how many target rows went."""
+    """Deletes the entity's pending target rows (a row mapped again is no longer queued)
+    and their queue entries; returns how many target rows went."""
     deleted = conn.execute(
         f"DELETE FROM {table} t USING migration.pending_deletions p WHERE p.entity = %(e)s"
-        " AND NOT p.kept AND p.id = t.id AND NOT EXISTS (SELECT 1 FROM migration.id_map m"
-        "  WHERE m.entity = p.entity AND m.legacy_id = p.legacy_id)".encode(),
+        " AND NOT p.kept AND p.id = t.id".encode(),
         {"e": entity},
     ).rowcount
     conn.execute("DELETE FROM migration.pending_deletions WHERE entity = %s AND NOT kept", [entity])

@@ -5,7 +5,8 @@ where the current run's snapshot differs, as the source has them now (`seen_*`; 
 the source has none there, NULL when nothing differs). A run loads what it sees (`observe`);
 a batch makes the buckets it brought up to date agree (`store`), in its own transaction, so a
 killed run resumes with exactly the buckets it had not finished; `dirty` lists those that
-disagree. Workers share the table.
+disagree. A stored bucket names the run and batch that stored it: the id map's provenance.
+Workers share the table.
 """
 
 from __future__ import annotations
@@ -113,7 +114,8 @@ def store(conn: Conn, keys: BatchKeys) -> None:
     )
     conn.execute(
         "UPDATE migration.range_fingerprints SET source_rows = seen_rows,"
-        " fingerprint = seen_fingerprint, seen_rows = NULL, seen_fingerprint = NULL"
+        " fingerprint = seen_fingerprint, seen_rows = NULL, seen_fingerprint = NULL,"
+        " run_id = %(run_id)s, batch_no = %(batch_no)s"
         f" WHERE entity = %(entity)s AND bucket <> {LOOKUPS} AND {condition}"
         " AND seen_rows IS NOT NULL",
         params,

@@ -1,142 +1,158 @@
 """`migration.id_map`: (entity, legacy id) -> UUID, unique both ways, for every migrated row.
 
-Besides writing a batch's rows, this module gives the SQL that reads the map: the join that
-resolves a parent's UUID from its legacy id, and the checks that prove map and target agree.
-Target tables are passed in as quoted, schema-qualified names.
+The target tables are the map: each has `id uuid PRIMARY KEY` and a `legacy_*_id NOT NULL
+UNIQUE` column, so a second copy of every key (with two more unique indexes, one of them on
+random UUIDs) would only repeat them (decision 96). An entity's mapped rows are its target
+rows except those queued for deletion (`pending_deletions`, not kept): a batch takes a row
+out of the map by queueing it, and the run deletes it at its end. `migration.id_map` is a
+view over the tables, with the run and batch that last brought the row's bucket of keys up to
+date (`range_fingerprints`), for operators; the tool's own SQL reads the tables directly.
 """
 
 from __future__ import annotations
 
-from ._conn import BatchKeys, Conn, in_batch
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from ._conn import Conn
+
+VIEW = "migration.id_map"
+Params = Mapping[str, Any]
 
 
-def parent_join(alias: str, entity: str, legacy_id_sql: str) -> str:
-    """`LEFT JOIN` of the map as `alias`: `alias.id` is the parent's UUID, NULL if missing."""
-    return (
-        f"LEFT JOIN migration.id_map {alias} ON {alias}.entity = '{entity}'"
-        f" AND {alias}.legacy_id = {legacy_id_sql}"
-    )
+def _literal(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
 
 
-def has_range(keys: BatchKeys) -> str:
-    """SQL: the map holds a row of the batch's keys (parameters of BatchKeys)."""
-    return (
-        "EXISTS (SELECT 1 FROM migration.id_map WHERE entity = %(entity)s"
-        f" AND {in_batch('legacy_id', keys)})"
-    )
+@dataclass(frozen=True)
+class MappedTable:
+    """Where an entity's mappings are: its target table (quoted, schema-qualified) and its
+    legacy-id column (quoted)."""
+
+    entity: str
+    table: str
+    legacy: str
+
+    def not_queued(self, alias: str) -> str:
+        """SQL: the row `alias` of the table is not queued for deletion (so it is mapped)."""
+        return (
+            "NOT EXISTS (SELECT 1 FROM migration.pending_deletions q"
+            f" WHERE q.entity = {_literal(self.entity)} AND q.legacy_id = {alias}.{self.legacy}"
+            " AND NOT q.kept)"
+        )
+
+    def rows(self, alias: str) -> str:
+        """FROM item `alias` (id, legacy_id): the entity's mapped rows."""
+        inner = f"{alias}_t"
+        return (
+            f"(SELECT {inner}.id, {inner}.{self.legacy} AS legacy_id FROM {self.table} {inner}"
+            f" WHERE {self.not_queued(inner)}) AS {alias}"
+        )
 
 
-def record(
-    conn: Conn, rows_sql: str, keys: BatchKeys, *, fresh: bool, changes: bool = True
-) -> list[int]:
-    """Maps the rows of `rows_sql` (legacy_id, uuid). A fresh key range holds no mapping
-    yet, so it is a plain insert; otherwise rows already mapped are left as they are. With
-    `changes`, returns the legacy ids that were not mapped before."""
-    insert = (
-        "INSERT INTO migration.id_map (entity, legacy_id, id, run_id, batch_no)"
-        " SELECT %(entity)s, m.legacy_id, m.id, %(run_id)s, %(batch_no)s"
-        f" FROM ({rows_sql}) AS m (legacy_id, id)"
-    )
-    if not fresh:
-        insert += " ON CONFLICT (entity, legacy_id) DO NOTHING"
-    if not changes:
-        conn.execute(insert, keys.params())
-        return []
-    rows = conn.execute(insert + " RETURNING legacy_id", keys.params()).fetchall()
-    return [int(r[0]) for r in rows]
+def parent_join(alias: str, parent: MappedTable, legacy_id_sql: str) -> str:
+    """`LEFT JOIN` of the parent's mapped rows as `alias`: `alias.id` is the parent's UUID,
+    NULL if missing (never migrated, or queued for deletion)."""
+    return f"LEFT JOIN {parent.rows(alias)} ON {alias}.legacy_id = {legacy_id_sql}"
 
 
-def count(conn: Conn, entity: str) -> int:
-    row = conn.execute("SELECT count(*) FROM migration.id_map WHERE entity = %s", [entity])
-    found = row.fetchone()
-    return int(found[0]) if found else 0
+def count(conn: Conn, mapped: MappedTable) -> int:
+    row = conn.execute(f"SELECT count(*) FROM {mapped.rows('m')}".encode()).fetchone()
+    return int(row[0]) if row else 0
 
 
-def sample_keys(conn: Conn, entity: str, size: int) -> list[int]:
-    """Legacy ids of migrated rows to check again: all of them when there are at most `size`,
-    else random probes into the legacy id range (index lookups, no scan of the map)."""
-    rows = conn.execute(
-        "SELECT legacy_id FROM migration.id_map WHERE entity = %(e)s"
-        " AND (SELECT count(*) <= %(n)s FROM migration.id_map WHERE entity = %(e)s)",
-        {"e": entity, "n": size},
-    ).fetchall()
-    if not rows:
-        rows = conn.execute(
-            "WITH b AS (SELECT min(legacy_id) AS lo, max(legacy_id) AS hi FROM migration.id_map"
-            "  WHERE entity = %(e)s)"
-            " SELECT DISTINCT s.legacy_id FROM b, generate_series(1, %(n)s) AS g"
-            " CROSS JOIN LATERAL (SELECT legacy_id FROM migration.id_map WHERE entity = %(e)s"
-            "  AND legacy_id >= b.lo + floor(random() * (b.hi - b.lo + 1) + g * 0)::bigint"
-            "  ORDER BY legacy_id LIMIT 1) AS s",
-            {"e": entity, "n": size},
-        ).fetchall()
-    return [int(r[0]) for r in rows]
+def target_rows(conn: Conn, mapped: MappedTable) -> int:
+    """Every row of the table: each has a legacy id, mapped or queued for deletion."""
+    row = conn.execute(f"SELECT count(*) FROM {mapped.table}".encode()).fetchone()
+    return int(row[0]) if row else 0
 
 
-def disagreements(conn: Conn, entity: str, table: str, legacy: str) -> tuple[int, int]:
-    """(mappings without their target row, target rows without their mapping): both must be
-    0, whatever the tolerance (a deleted row or a dropped mapping shows here)."""
+def tool_rows(conn: Conn, mapped: MappedTable, made: str, params: Params) -> int:
+    """Rows of the table the tool made (`made`: a condition on row `t`, with `params`)."""
     row = conn.execute(
-        f"SELECT (SELECT count(*) FROM migration.id_map m WHERE m.entity = %(e)s AND NOT EXISTS"
-        f"   (SELECT 1 FROM {table} t WHERE t.id = m.id AND t.{legacy} = m.legacy_id)),"
-        f" (SELECT count(*) FROM {table} t WHERE NOT EXISTS (SELECT 1 FROM migration.id_map m"
-        f"   WHERE m.entity = %(e)s AND m.id = t.id AND m.legacy_id = t.{legacy}))",
-        {"e": entity},
-    ).fetchone()
-    return (int(row[0]), int(row[1])) if row else (0, 0)
-
-
-def mapped_rows(conn: Conn, entity: str, table: str, legacy: str) -> int:
-    """Target rows whose id and legacy id are the entity's mapping."""
-    row = conn.execute(
-        f"SELECT count(*) FROM {table} t WHERE t.{legacy} IS NOT NULL"
-        f" AND EXISTS (SELECT 1 FROM migration.id_map m WHERE m.entity = %s"
-        f" AND m.legacy_id = t.{legacy} AND m.id = t.id)",
-        [entity],
+        f"SELECT count(*) FROM {mapped.table} t WHERE {made}".encode(), params
     ).fetchone()
     return int(row[0]) if row else 0
 
 
-def wrong_parents(conn: Conn, parent: str, table: str, column: str, legacy_column: str) -> int:
+def sample_keys(conn: Conn, mapped: MappedTable, size: int) -> list[int]:
+    """Legacy ids of migrated rows to check again: all of them when there are at most `size`,
+    else random probes into the legacy id range (index lookups, no scan of the table)."""
+    legacy, table = mapped.legacy, mapped.table
+    rows = conn.execute(
+        f"SELECT m.legacy_id FROM {mapped.rows('m')}"
+        f" WHERE (SELECT count(*) <= %(n)s FROM (SELECT 1 FROM {table} LIMIT %(n)s + 1) AS c)"
+        " ORDER BY 1".encode(),
+        {"n": size},
+    ).fetchall()
+    if not rows:
+        rows = conn.execute(
+            f"WITH b AS (SELECT min({legacy}) AS lo, max({legacy}) AS hi FROM {table})"
+            " SELECT DISTINCT s.legacy_id FROM b, generate_series(1, %(n)s) AS g"
+            f" CROSS JOIN LATERAL (SELECT t.{legacy} AS legacy_id FROM {table} t"
+            f"  WHERE t.{legacy} >= b.lo + floor(random() * (b.hi - b.lo + 1) + g * 0)::bigint"
+            f"  AND {mapped.not_queued('t')} ORDER BY t.{legacy} LIMIT 1) AS s".encode(),
+            {"n": size},
+        ).fetchall()
+    return [int(r[0]) for r in rows]
+
+
+def wrong_parents(
+    conn: Conn, parent: MappedTable, table: str, column: str, legacy_column: str
+) -> int:
     """Rows whose reference `column` is not the parent its legacy id `legacy_column` names."""
     row = conn.execute(
-        f"SELECT count(*) FROM {table} t JOIN migration.id_map m ON m.entity = %s"
-        f" AND m.legacy_id = t.{legacy_column} WHERE t.{column} IS DISTINCT FROM m.id",
-        [parent],
+        f"SELECT count(*) FROM {table} t JOIN {parent.rows('m')}"
+        f" ON m.legacy_id = t.{legacy_column} WHERE t.{column} IS DISTINCT FROM m.id".encode()
     ).fetchone()
     return int(row[0]) if row else 0
 
 
 def resolve_self_reference(
-    conn: Conn, entity: str, table: str, column: str, legacy_column: str
+    mapped: MappedTable, conn: Conn, column: str, legacy_column: str
 ) -> None:
     """Sets `column` to the UUID of the row of the same entity that `legacy_column` names
     (NULL when that row never migrated); run after the last batch of a pass."""
     conn.execute(
-        f"UPDATE {table} AS c SET {column} = p.id, updated_at = now()"
-        f" FROM {table} AS c0 LEFT JOIN migration.id_map AS p"
-        f"   ON p.entity = %(entity)s AND p.legacy_id = c0.{legacy_column}"
-        f" WHERE c0.id = c.id AND c.{column} IS DISTINCT FROM p.id",
-        {"entity": entity},
+        f"UPDATE {mapped.table} AS c SET {column} = p.id, updated_at = now()"
+        f" FROM {mapped.table} AS c0 LEFT JOIN {mapped.rows('p')}"
+        f"   ON p.legacy_id = c0.{legacy_column}"
+        f" WHERE c0.id = c.id AND c.{column} IS DISTINCT FROM p.id".encode()
     )
 
 
-def copy_rows(conn: Conn, entity: str, table: str, copy: str) -> None:
-    """`CREATE TABLE copy AS` the target rows the tool created for the entity."""
+def copy_rows(conn: Conn, mapped: MappedTable, copy: str, made: str, params: Params) -> None:
+    """`CREATE TABLE copy AS` the target rows the tool made for the entity: mapped, or
+    queued for deletion."""
     conn.execute(
-        f"CREATE TABLE {copy} AS SELECT t.* FROM {table} t"
-        " JOIN migration.id_map m ON m.id = t.id AND m.entity = %s",
-        [entity],
+        f"CREATE TABLE {copy} AS SELECT t.* FROM {mapped.table} t WHERE {made}".encode(), params
     )
 
 
-def delete_rows(conn: Conn, entity: str, table: str) -> None:
-    """Deletes exactly the target rows the tool created for the entity."""
-    conn.execute(
-        f"DELETE FROM {table} t USING migration.id_map m WHERE m.entity = %s AND m.id = t.id",
-        [entity],
+def delete_rows(conn: Conn, mapped: MappedTable, made: str, params: Params) -> None:
+    """Deletes the target rows the tool made for the entity."""
+    conn.execute(f"DELETE FROM {mapped.table} t WHERE {made}".encode(), params)
+
+
+def create_view(conn: Conn, tables: Sequence[MappedTable]) -> None:
+    """(Re)creates `migration.id_map` over the entities' tables. `security_invoker`: the
+    view reads with the privileges of whoever queries it, never with its owner's."""
+    from . import fingerprints  # the run and batch of a row's bucket are kept there
+
+    branches = [
+        f"SELECT {_literal(m.entity)}::text AS entity, t.{m.legacy}::bigint AS legacy_id,"
+        " t.id, f.run_id, f.batch_no"
+        f" FROM {m.table} t LEFT JOIN migration.range_fingerprints f"
+        f" ON f.entity = {_literal(m.entity)}"
+        f" AND f.bucket = t.{m.legacy}::bigint >> {fingerprints.BUCKET_BITS}"
+        f" WHERE {m.not_queued('t')}"
+        for m in tables
+    ]
+    body = " UNION ALL ".join(branches) or (
+        "SELECT NULL::text AS entity, NULL::bigint AS legacy_id, NULL::uuid AS id,"
+        " NULL::uuid AS run_id, NULL::integer AS batch_no WHERE false"
     )
-
-
-def forget(conn: Conn, entity: str) -> None:
-    conn.execute("DELETE FROM migration.id_map WHERE entity = %s", [entity])
+    conn.execute(f"DROP VIEW IF EXISTS {VIEW}".encode())
+    conn.execute(f"CREATE VIEW {VIEW} WITH (security_invoker = true) AS {body}".encode())
+    conn.execute(f"REVOKE ALL ON {VIEW} FROM PUBLIC".encode())

@@ -4,6 +4,7 @@ or rejected with a reason code, with an id-only detail."""
 from __future__ import annotations
 
 from ._conn import BatchKeys, Conn, in_batch
+from .id_map import MappedTable
 
 _COLUMNS = "(entity, legacy_id, outcome, reason_code, detail, run_id, batch_no)"
 _REPLACE = (
@@ -23,14 +24,14 @@ def clear(conn: Conn, keys: BatchKeys) -> None:
     )
 
 
-def transitions(conn: Conn, rows_sql: str, keys: BatchKeys) -> int:
+def transitions(conn: Conn, mapped: MappedTable, rows_sql: str, keys: BatchKeys) -> int:
     """How many rows of `rows_sql` (legacy_id, outcome or 'migrated') existed before with
-    another outcome (run before the batch replaces its id map and outcome rows)."""
+    another outcome (run before the batch writes its target rows and outcomes)."""
     row = conn.execute(
         "SELECT count(*) FROM (" + rows_sql + ") AS w (legacy_id, outcome)"
         " LEFT JOIN migration.row_outcomes o ON o.entity = %(entity)s"
         "  AND o.legacy_id = w.legacy_id"
-        " LEFT JOIN migration.id_map m ON m.entity = %(entity)s AND m.legacy_id = w.legacy_id"
+        f" LEFT JOIN {mapped.rows('m')} ON m.legacy_id = w.legacy_id"
         " WHERE (o.legacy_id IS NOT NULL OR m.legacy_id IS NOT NULL)"
         " AND CASE WHEN m.legacy_id IS NOT NULL THEN 'migrated' ELSE o.outcome END"
         "  IS DISTINCT FROM w.outcome",

@@ -8,6 +8,7 @@ from typing import Any
 from psycopg.rows import dict_row
 
 from ._conn import MIN_KEY, BatchKeys, Conn
+from .id_map import MappedTable
 
 
 def states(conn: Conn) -> dict[str, str]:
@@ -78,7 +79,12 @@ def touch(conn: Conn, keys: BatchKeys) -> None:
 
 
 def finish(
-    conn: Conn, entity: str, last_key: int | None, *, completed: bool, prune_tail: bool = True
+    conn: Conn,
+    mapped: MappedTable,
+    last_key: int | None,
+    *,
+    completed: bool,
+    prune_tail: bool = True,
 ) -> dict[str, int]:
     """Records the entity's state with counts taken from the tables themselves.
 
@@ -87,6 +93,7 @@ def finish(
     does not (`prune_tail`). An interrupted entity stays `running` with its
     checkpoint, so it can be resumed.
     """
+    entity = mapped.entity
     params: dict[str, Any] = {"entity": entity, "last": last_key, "min": MIN_KEY}
     if completed and prune_tail:
         for table in ("row_outcomes", "quality_issues"):
@@ -96,7 +103,7 @@ def finish(
                 params,
             )
     row = conn.execute(
-        "SELECT (SELECT count(*) FROM migration.id_map WHERE entity = %(entity)s),"
+        f"SELECT (SELECT count(*) FROM {mapped.rows('m')}),"
         " (SELECT count(*) FROM migration.row_outcomes"
         "   WHERE entity = %(entity)s AND outcome = 'excluded'),"
         " (SELECT count(*) FROM migration.row_outcomes"

@@ -20,7 +20,10 @@ from typing import Any
 import psycopg
 
 from .. import state
-from ..engine import lockdown
+from ..catalogue import CATALOGUE
+from ..engine import lockdown, sqlgen
+from ..engine.planner import Catalogue
+from ..engine.spec import EntitySpec
 from ..errors import Code, CriticalError, MigrationError
 from .countries import aliases
 
@@ -57,7 +60,7 @@ class Applied:
     tables: int
 
 
-def apply(conn: Conn) -> Applied:
+def apply(conn: Conn, catalogue: Catalogue = CATALOGUE) -> Applied:
     """Applies what is missing; all or nothing, in one transaction."""
     applied: list[str] = []
     with conn.transaction():
@@ -74,10 +77,48 @@ def apply(conn: Conn) -> Applied:
             state.versions.record(conn, version)
             applied.append(version)
         conn.execute((_SQL / "functions.sql").read_text("utf-8").encode())
+        state.id_map.create_view(conn, mapped_tables(catalogue))
+        _retire_id_map_table(conn)
         state.versions.replace_country_aliases(conn, aliases())
         tables = public_tables()
         locked = lockdown.lock_down(conn, tables)
     return Applied(applied, locked, len(tables))
+
+
+def mapped_tables(catalogue: Catalogue) -> list[state.id_map.MappedTable]:
+    return [sqlgen.mapped(s) for s in catalogue.entities.values() if isinstance(s, EntitySpec)]
+
+
+def _retire_id_map_table(conn: Conn) -> None:
+    """The upgrade of a deployment made before step 012: its id-map table goes only if it
+    holds exactly the mappings the target tables hold now (the view); otherwise nothing
+    changes, and the operator is told how to find the rows that differ."""
+    if conn.execute("SELECT to_regclass('migration.id_map_before_012')").fetchone() == (None,):
+        return
+    old = "SELECT entity, legacy_id, id FROM migration.id_map_before_012"
+    new = "SELECT entity, legacy_id, id FROM migration.id_map"
+    row = conn.execute(
+        f"SELECT (SELECT count(*) FROM ({old} EXCEPT ALL {new}) AS a),"
+        f" (SELECT count(*) FROM ({new} EXCEPT ALL {old}) AS b)"
+    ).fetchone()
+    missing, extra = (int(row[0]), int(row[1])) if row else (0, 0)
+    if missing or extra:
+        raise CriticalError(
+            code=Code.SCHEMA_INCOMPATIBLE,
+            message=(
+                "This target's id map does not match its tables:"
+                f" {missing} mapping(s) without their target row, {extra} target row(s)"
+                " without their mapping. The upgrade to step 012 (the target tables become"
+                " the id map) was not applied; nothing was changed"
+            ),
+            details={"mappedWithoutRow": missing, "rowsWithoutMapping": extra},
+            suggestion=(
+                "Run 'mdw-migrate validate all' with the version that migrated this target"
+                " to find the entities whose id_map check fails, repair or roll them back,"
+                " then run 'mdw-migrate schema apply' again"
+            ),
+        )
+    conn.execute("DROP TABLE migration.id_map_before_012")
 
 
 def versions(conn: Conn) -> list[str]:

@@ -1,5 +1,3 @@
 SELECT NOT EXISTS (SELECT 1
 FROM public."widgets"
-WHERE ("legacy_widget_id" = ANY(%(span_keys)s::bigint[]))) AND NOT EXISTS (SELECT 1
-FROM migration.id_map
-WHERE entity = %(entity)s AND (legacy_id = ANY(%(span_keys)s::bigint[])))
+WHERE ("legacy_widget_id" = ANY(%(span_keys)s::bigint[])))

@@ -5,6 +5,6 @@ WHERE _outcome IS NULL
 ON CONFLICT ("legacy_widget_id")
 DO UPDATE SET "kind" = EXCLUDED."kind", "legacy_kind" = EXCLUDED."legacy_kind", "spec" = EXCLUDED."spec", "label" = EXCLUDED."label", "owner_id" = EXCLUDED."owner_id", "shop_id" = EXCLUDED."shop_id", "legacy_shop_id" = EXCLUDED."legacy_shop_id", "metadata" = EXCLUDED."metadata", updated_at = now()
 WHERE (t."kind", t."legacy_kind", t."spec", t."label", t."owner_id", t."shop_id", t."legacy_shop_id", t."metadata") IS DISTINCT
-FROM (EXCLUDED."kind", EXCLUDED."legacy_kind", EXCLUDED."spec", EXCLUDED."label", EXCLUDED."owner_id", EXCLUDED."shop_id", EXCLUDED."legacy_shop_id", EXCLUDED."metadata") RETURNING (t.xmax = 0) AS inserted)
-SELECT count(*) FILTER (WHERE inserted), count(*) FILTER (WHERE NOT inserted)
+FROM (EXCLUDED."kind", EXCLUDED."legacy_kind", EXCLUDED."spec", EXCLUDED."label", EXCLUDED."owner_id", EXCLUDED."shop_id", EXCLUDED."legacy_shop_id", EXCLUDED."metadata") RETURNING (t.xmax = 0) AS inserted, t."legacy_widget_id" AS k)
+SELECT count(*) FILTER (WHERE inserted), count(*) FILTER (WHERE NOT inserted), coalesce(array_agg(k::bigint) FILTER (WHERE inserted), '{}')
 FROM w

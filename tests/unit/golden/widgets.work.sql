@@ -4,8 +4,16 @@ FROM 5 FOR 12) ELSE substring(sha256(%(secret)s::bytea || convert_to(%(entity)s:
 FROM 1 FOR 16) END AS _uuid_h, ((CASE s.kind WHEN 1 THEN 'small' WHEN 2 THEN 'large' ELSE 'unknown' END)::public.widget_kind) AS "_c_kind", ((CASE WHEN s.kind BETWEEN -32768 AND 32767 THEN s.kind::smallint END)) AS "_c_legacy_kind", (migration.try_jsonb(s.spec)) AS "_c_spec", (nullif(btrim(s.label), '')) AS "_c_label"
 FROM (SELECT st.*, m_owner.id AS r_owner, m_shop.id AS r_shop, blk.prefix AS _uuid_prefix
 FROM pg_temp.mdw_stage st
-LEFT JOIN migration.id_map m_owner ON m_owner.entity = 'profiles' AND m_owner.legacy_id = st."owner_id"
-LEFT JOIN migration.id_map m_shop ON m_shop.entity = 'offices' AND m_shop.legacy_id = st."shop_id" 
+LEFT JOIN (SELECT m_owner_t.id, m_owner_t."legacy_user_id" AS legacy_id
+FROM public."profiles" m_owner_t
+WHERE NOT EXISTS (SELECT 1
+FROM migration.pending_deletions q
+WHERE q.entity = 'profiles' AND q.legacy_id = m_owner_t."legacy_user_id" AND NOT q.kept)) AS m_owner ON m_owner.legacy_id = st."owner_id"
+LEFT JOIN (SELECT m_shop_t.id, m_shop_t."legacy_office_id" AS legacy_id
+FROM public."offices" m_shop_t
+WHERE NOT EXISTS (SELECT 1
+FROM migration.pending_deletions q
+WHERE q.entity = 'offices' AND q.legacy_id = m_shop_t."legacy_office_id" AND NOT q.kept)) AS m_shop ON m_shop.legacy_id = st."shop_id" 
 LEFT JOIN (SELECT b.block, substring(sha256(%(secret)s::bytea || convert_to(%(entity)s::text || '#' || (b.block)::text, 'UTF8'))
 FROM 1 FOR 4) AS prefix
 FROM (SELECT DISTINCT (s0."id")::bigint >> 12 AS block
