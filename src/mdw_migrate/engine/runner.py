@@ -104,17 +104,24 @@ class EntityRunner:
                 with target.transaction():
                     bulk.restore(target, spec.name)
         stopped = ctx.should_stop()
+        unchanged = plan.buckets is not None and done.batches == 0
         with session.target.transaction():
-            if not stopped:
+            if not stopped and not unchanged:
                 self._resolve_self_references(spec)
                 sync.finish(session, spec, plan)
-            counts = state.progress.finish(
-                session.target,
-                sqlgen.mapped(spec),
-                done.last_key,
-                completed=not stopped,
-                prune_tail=plan.buckets is None,
-            )
+            if unchanged:
+                # A sync with nothing to read here: the counts of the last pass still hold.
+                counts = state.progress.keep_counts(
+                    session.target, spec.name, completed=not stopped
+                )
+            else:
+                counts = state.progress.finish(
+                    session.target,
+                    sqlgen.mapped(spec),
+                    done.last_key,
+                    completed=not stopped,
+                    prune_tail=plan.buckets is None,
+                )
         result.batches, result.processed = done.batches, done.processed
         for name, n in done.changes.items():
             setattr(result, name, n)

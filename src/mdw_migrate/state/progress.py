@@ -116,6 +116,19 @@ def finish(
     return counts
 
 
+def keep_counts(conn: Conn, entity: str, *, completed: bool) -> dict[str, int]:
+    """Records the entity's state with the counts it already has: a sync that found nothing
+    changed wrote nothing, and a recount would read every row of its tables."""
+    row = conn.execute(
+        "UPDATE migration.entity_progress SET status = %(status)s, updated_at = now(),"
+        " completed_at = CASE WHEN %(status)s = 'completed' THEN now() END"
+        " WHERE entity = %(entity)s RETURNING migrated, excluded, rejected",
+        {"entity": entity, "status": "completed" if completed else "running"},
+    ).fetchone()
+    assert row is not None
+    return {"migrated": int(row[0]), "excluded": int(row[1]), "rejected": int(row[2])}
+
+
 def set_counts(
     conn: Conn, entity: str, counts: dict[str, int], *, completed: bool, batches: int | None = None
 ) -> None:
