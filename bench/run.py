@@ -75,8 +75,15 @@ def raw_pipe(source: str, target: str, tables: list[str]) -> tuple[float, int]:
                     sc.copy(f"COPY {table} TO STDOUT (FORMAT BINARY)".encode()) as out,
                     dc.copy(f"COPY {table} FROM STDIN (FORMAT BINARY)".encode()) as into,
                 ):
+                    # Gathered into large writes, as the tool's pipe does (staging.forward;
+                    # written out here so the baseline is the same for any tool version).
+                    gathered = bytearray()
                     for chunk in out:
-                        into.write(chunk)
+                        gathered += chunk
+                        if len(gathered) >= 1 << 17:
+                            into.write(gathered)
+                            gathered = bytearray()
+                    into.write(gathered)
                 rows += max(dc.rowcount, 0)
         return time.perf_counter() - started, rows
 

@@ -514,10 +514,13 @@ def flagged_issues(spec: EntitySpec) -> str | None:
     if not flags:
         return None
     values = ", ".join(f"('{f.kind}', '{f.column}', w.{q(f.flag)})" for f in flags)
+    # Most rows raise none: only those with a flag set are unfolded into one row per flag
+    # (unfolding every row cost system_messages 0.7 µs a row for 0.25 % of them flagged).
+    any_flag = " OR ".join(f"w.{q(f.flag)}" for f in flags)
     return (
         f"SELECT w._legacy_id, i.kind, i.col FROM {WORK} w"
         f" CROSS JOIN LATERAL (VALUES {values}) AS i (kind, col, flagged)"
-        " WHERE w._outcome IS NULL AND i.flagged"
+        f" WHERE w._outcome IS NULL AND ({any_flag}) AND i.flagged"
     )
 
 
