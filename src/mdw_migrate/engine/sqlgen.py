@@ -116,7 +116,9 @@ def fingerprint_query(spec: EntitySpec, lo: int | None = None, hi: int | None = 
     """Per bucket of legacy ids: (bucket, source rows, fingerprint), computed by the source
     server, as a binary COPY; nothing of a row leaves it. From the row versions of
     `rows_of` when the spec names it (a changed row has a new `xmin`), else from a hash of
-    every source row's text; plus bucket -1 for the lookup tables."""
+    every source row's text; plus bucket -1 for the lookup tables. A bucket's fingerprint
+    is the XOR of its rows' 64-bit hashes: a bigint aggregate, where a sum needed numeric
+    (1.7 s against 0.65 s for 5.1 M notifications); with the row count beside it."""
     key = q(spec.source.key)
     bits = fingerprints.BUCKET_BITS
     bounds = []
@@ -128,20 +130,20 @@ def fingerprint_query(spec: EntitySpec, lo: int | None = None, hi: int | None = 
     if spec.source.rows_of:
         buckets = (
             f"SELECT (t.{key}::bigint >> {bits}), count(*),"
-            f" sum(hashint8extended(t.{key}::bigint, t.xmin::text::bigint))::numeric"
+            f" bit_xor(hashxidextended(t.xmin, t.{key}::bigint))::numeric"
             f" FROM {spec.source.rows_of} AS t{where} GROUP BY 1"
         )
         lookups = [table for table in spec.source.reads if table != spec.source.rows_of]
     else:
         buckets = (
             f"SELECT (t.{key}::bigint >> {bits}), count(*),"
-            f" sum(hashtextextended(t::text, 0))::numeric"
+            f" bit_xor(hashtextextended(t::text, 0))::numeric"
             f" FROM ({spec.source.query}) AS t{where} GROUP BY 1"
         )
         lookups = []
     if lookups:
         parts = " UNION ALL ".join(
-            f"SELECT count(*) AS n, sum(hashtextextended(l::text, 0)) AS h FROM {table} AS l"
+            f"SELECT count(*) AS n, bit_xor(hashtextextended(l::text, 0)) AS h FROM {table} AS l"
             for table in lookups
         )
         buckets += (
