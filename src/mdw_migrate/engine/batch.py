@@ -143,7 +143,10 @@ def run(session: Session, spec: EntitySpec, batch_no: int, window: Window) -> Ba
             stats.inserted, stats.updated = int(written[0]), int(written[1])
             # New rows, and rows queued for deletion before that migrate again.
             newly_mapped = [int(k) for k in written[2]]
-            newly_mapped += state.deletions.settle(target, sqlgen.MIGRATED_KEYS, keys)
+            remapped = state.deletions.settle(target, sqlgen.MIGRATED_KEYS, keys)
+            newly_mapped += remapped
+            stats.mapped_delta += len(remapped)
+        stats.mapped_delta += stats.inserted - len(unmapped)
         if window.tracked:
             state.changes.record(target, unmapped + newly_mapped, keys)
         if excluded or rejected:
@@ -156,18 +159,21 @@ def run(session: Session, spec: EntitySpec, batch_no: int, window: Window) -> Ba
             state.issues.record(target, issues, keys)
         state.fingerprints.store(target, keys)
         if window.spans or not window.checkpoint:
-            state.progress.touch(target, keys)
+            state.progress.touch(target, keys, stats.mapped_delta)
         else:
-            commit_checkpoint(target, keys.up_to(stats.last_key), window.range_no)
+            commit_checkpoint(
+                target, keys.up_to(stats.last_key), window.range_no, stats.mapped_delta
+            )
     stats.seconds = time.perf_counter() - started
     return stats
 
 
 def take_out_rejected(
     session: Session, spec: EntitySpec, window: Window, keys: BatchKeys, stats: BatchStats
-) -> None:
+) -> int:
     """Before a row the target refused (`keys.hi`, alone in its batch) is rejected: the batch's
-    `work` holds that row alone, rejected, and the batch's keys are reconciled with it."""
+    `work` holds that row alone, rejected, and the batch's keys are reconciled with it.
+    Returns how many more rows of the entity are mapped (0 or fewer)."""
     target = session.target
     target.execute(f"TRUNCATE {sqlgen.WORK}")
     target.execute(
@@ -176,6 +182,7 @@ def take_out_rejected(
     unmapped = _take_out(session, spec, keys, stats)
     if unmapped and window.tracked:
         state.changes.record(target, unmapped, keys)
+    return -len(unmapped)
 
 
 def _take_out(session: Session, spec: EntitySpec, keys: BatchKeys, stats: BatchStats) -> list[int]:
@@ -204,8 +211,10 @@ def _take_out(session: Session, spec: EntitySpec, keys: BatchKeys, stats: BatchS
     return unmapped
 
 
-def commit_checkpoint(target: Conn, keys: BatchKeys, range_no: int | None) -> None:
-    state.progress.checkpoint(target, keys)
+def commit_checkpoint(
+    target: Conn, keys: BatchKeys, range_no: int | None, mapped_delta: int = 0
+) -> None:
+    state.progress.checkpoint(target, keys, mapped_delta)
     if range_no is not None:
         state.ranges.checkpoint(target, keys, range_no)
 

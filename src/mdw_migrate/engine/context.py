@@ -40,6 +40,8 @@ class BatchStats:
     deleted: int = 0
     kept: int = 0
     outcome_changes: int = 0
+    # How many more of the entity's rows are mapped after the batch than before it.
+    mapped_delta: int = 0
 
 
 # The target changes an entity's run made, summed over its batches (and its deletions).

@@ -215,14 +215,14 @@ def reject_row(
     with target.transaction():
         # The keys before it up to the last batch have no source row: taken out like any
         # batch's, and the row itself no longer migrates if it did.
-        batch.take_out_rejected(session, spec, window, keys, stats)
+        mapped_delta = batch.take_out_rejected(session, spec, window, keys, stats)
         state.outcomes.clear(target, keys)
         state.issues.clear(target, keys)
         state.outcomes.reject_load_error(target, keys, key, detail)
         if window.checkpoint:
-            batch.commit_checkpoint(target, keys, window.range_no)
+            batch.commit_checkpoint(target, keys, window.range_no, mapped_delta)
         else:
-            state.progress.touch(target, keys)
+            state.progress.touch(target, keys, mapped_delta)
     log.warning(
         "row rejected",
         extra={

@@ -121,6 +121,7 @@ class EntityRunner:
                     done.last_key,
                     completed=not stopped,
                     prune_tail=plan.buckets is None,
+                    recount_mapped=plan.buckets is None,
                 )
         result.batches, result.processed = done.batches, done.processed
         for name, n in done.changes.items():
