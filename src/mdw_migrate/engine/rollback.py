@@ -111,12 +111,17 @@ def rollback(
                 # Rows a sync took out of the id map but has not deleted yet.
                 backups.append(prune.delete_pending(target, spec, f"{stamp}_pending"))
             # An entity with nothing migrated leaves no empty copy behind; its state goes.
-            mapped, made = sqlgen.mapped(spec), made_by_tool(spec, target, secret_env)
-            if state.id_map.tool_rows(target, mapped, *made):
-                copy = f"migration_backup.{sqlgen.q(f'{name}__{stamp}')}"
-                state.id_map.copy_rows(target, mapped, copy, *made)
-                backups.append(describe(target, name, copy, sqlgen.q(spec.legacy_column)))
-                state.id_map.delete_rows(target, mapped, *made)
+            # The copy is taken first, and the rows it holds are deleted: each row's UUID is
+            # derived once, not once more to delete it.
+            mapped = sqlgen.mapped(spec)
+            copy = f"migration_backup.{sqlgen.q(f'{name}__{stamp}')}"
+            state.id_map.copy_rows(target, mapped, copy, *made_by_tool(spec, target, secret_env))
+            backup = describe(target, name, copy, sqlgen.q(spec.legacy_column))
+            if backup.rows:
+                backups.append(backup)
+                state.id_map.delete_copied(target, mapped, copy)
+            else:
+                target.execute(f"DROP TABLE {copy}".encode())
             for part in (
                 state.outcomes,
                 state.issues,

@@ -130,9 +130,9 @@ def copy_rows(conn: Conn, mapped: MappedTable, copy: str, made: str, params: Par
     )
 
 
-def delete_rows(conn: Conn, mapped: MappedTable, made: str, params: Params) -> None:
-    """Deletes the target rows the tool made for the entity."""
-    conn.execute(f"DELETE FROM {mapped.table} t WHERE {made}".encode(), params)
+def delete_copied(conn: Conn, mapped: MappedTable, copy: str) -> None:
+    """Deletes the target rows that `copy_rows` copied to `copy` (by id)."""
+    conn.execute(f"DELETE FROM {mapped.table} t USING {copy} c WHERE c.id = t.id".encode())
 
 
 def create_view(conn: Conn, tables: Sequence[MappedTable]) -> None:
