@@ -15,6 +15,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from . import fingerprints
 from ._conn import Conn
 
 VIEW = "migration.id_map"
@@ -137,9 +138,8 @@ def delete_copied(conn: Conn, mapped: MappedTable, copy: str) -> None:
 
 def create_view(conn: Conn, tables: Sequence[MappedTable]) -> None:
     """(Re)creates `migration.id_map` over the entities' tables. `security_invoker`: the
-    view reads with the privileges of whoever queries it, never with its owner's."""
-    from . import fingerprints  # the run and batch of a row's bucket are kept there
-
+    view reads with the privileges of whoever queries it, never with its owner's. The run
+    and batch of a row are those its bucket's fingerprint was stored with."""
     branches = [
         f"SELECT {_literal(m.entity)}::text AS entity, t.{m.legacy}::bigint AS legacy_id,"
         " t.id, f.run_id, f.batch_no"
