@@ -126,3 +126,22 @@ def test_every_public_table_of_the_ddl_is_an_entitys_and_the_other_way_round() -
 
     written = {s.target for s in CATALOGUE.entities.values() if isinstance(s, EntitySpec)}
     assert set(schema.public_tables()) == written
+
+
+def test_the_longest_chain_of_work_starts_first() -> None:
+    """Critical path first: an entity's weight is its own rows plus the heaviest chain of
+    dependants in the selection, so the parents of the largest entity come before a
+    larger entity that nothing waits for."""
+    names = CATALOGUE.resolve("all")
+    rows = {name: 10 for name in names}
+    rows["system_messages"] = 5_000_000
+    rows["tasks"] = 900_000
+    paths = CATALOGUE.critical_paths(names, rows)
+    assert paths["system_messages"] == 5_000_000
+    for parent in CATALOGUE.closure(["system_messages"]) - {"system_messages"}:
+        assert paths[parent] > paths["tasks"], parent
+    # Something the selection leaves out does not count as a dependant.
+    alone = CATALOGUE.critical_paths(["profiles", "offices"], rows)
+    assert alone == {"profiles": 10, "offices": 10}
+    # With no estimates (a sync), every path is 0: the catalogue's order stays.
+    assert set(CATALOGUE.critical_paths(names, {}).values()) == {0}

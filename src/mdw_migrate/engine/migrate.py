@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
@@ -182,9 +182,10 @@ def _run(
     session = Session(source, target, ctx)
     try:
         # A sync reads only what changed: table sizes would promise a far longer run.
-        reporter.run_started({} if options.incremental else _estimates(catalogue, names, source))
+        estimates = {} if options.incremental else _estimates(catalogue, names, source)
+        reporter.run_started(estimates)
         if ctx.parallel and len(names) > 1:
-            _run_parallel(catalogue, names, ctx, reporter, outcome)
+            _run_parallel(catalogue, names, ctx, reporter, outcome, estimates)
         else:
             for name in names:
                 outcome.results.append(_run_one(catalogue, name, session, reporter))
@@ -292,10 +293,16 @@ def _run_parallel(
     ctx: RunContext,
     reporter: Reporter,
     outcome: RunOutcome,
+    estimates: Mapping[str, int],
 ) -> None:
     """Runs entities whose dependencies are done on up to `workers` threads, each with its
     own connections; every worker reads the coordinator's exported snapshot, so the whole
-    run still sees one consistent source."""
+    run still sees one consistent source.
+
+    Of the entities that can start, the one with the most rows still depending on it goes
+    first (critical path first): in catalogue order, system_messages (three quarters of the
+    rows) started after eight seconds of small entities and ran alone at the end. A sync has
+    no estimates (its work is what changed) and keeps the catalogue's order."""
     failed = threading.Event()
     worker_ctx = replace(ctx, should_stop=lambda: ctx.should_stop() or failed.is_set())
 
@@ -304,7 +311,9 @@ def _run_parallel(
             return _run_one(catalogue, name, session, reporter)
 
     selected = set(names)
-    pending = list(names)
+    paths = catalogue.critical_paths(names, estimates)
+    position = {name: i for i, name in enumerate(names)}
+    pending = sorted(names, key=lambda n: (-paths.get(n, 0), position[n]))
     done: set[str] = set()
     results: dict[str, EntityResult] = {}
     with ThreadPoolExecutor(max_workers=ctx.workers, thread_name_prefix="mdw") as pool:

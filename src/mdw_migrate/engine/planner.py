@@ -64,6 +64,17 @@ class Catalogue:
             sorter.done(*ready)
         return ordered
 
+    def critical_paths(self, names: Sequence[str], weights: Mapping[str, int]) -> dict[str, int]:
+        """For each of `names`, its weight plus the heaviest chain of dependants after it
+        within `names`: how much work cannot start until it is done. Starting the entity with
+        the longest such chain first keeps the largest one off the end of a parallel run."""
+        wanted = set(names)
+        paths: dict[str, int] = {}
+        for name in reversed(self.order(names)):
+            after = [paths[d] for d in wanted if name in self.entities[d].deps and d in paths]
+            paths[name] = max(weights.get(name, 0), 0) + max(after, default=0)
+        return paths
+
     def resolve(self, selection: str) -> list[str]:
         """A phase, an entity, or an alias -> the entities to run, in dependency order."""
         key = selection.strip().lower().replace("_", "-")
