@@ -136,6 +136,10 @@ def test_bulk_load_defers_and_restores_constraints_and_indexes(
     analysed = "SELECT reltuples FROM pg_class WHERE oid = 'migration.range_fingerprints'::regclass"
     assert rows(plain, analysed)[0]["reltuples"] < 0  # small runs leave it to autovacuum
     assert rows(bulked, analysed)[0]["reltuples"] > 0
+    # Each filled entity table was analysed when its entity finished.
+    tables = "SELECT reltuples FROM pg_class WHERE oid = 'public.patients'::regclass"
+    assert rows(plain, tables)[0]["reltuples"] < 0
+    assert rows(bulked, tables)[0]["reltuples"] > 0
     assert rows(bulked, "SELECT * FROM migration.deferred_ddl") == []
     query = "SELECT entity, legacy_id, reason_code FROM migration.row_outcomes ORDER BY 1, 2"
     assert rows(bulked, query) == rows(plain, query)

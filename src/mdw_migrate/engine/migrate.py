@@ -15,7 +15,7 @@ import psycopg
 from psycopg.pq import TransactionStatus
 
 from .. import __version__, state
-from . import bulk, preflight, prune, sqlgen
+from . import bulk, preflight, prune
 from .archive import ArchiveRunner, ArchiveSpec
 from .backup import Backup
 from .context import EntityResult, Reporter, RunContext
@@ -210,17 +210,15 @@ def _run(
 
 
 def _analyze_grown(catalogue: Catalogue, session: Session, outcome: RunOutcome) -> None:
-    """Statistics for the tables a run filled: autovacuum would analyse them minutes later,
-    and the first sync of a cut-over may start before that."""
-    grown = [
-        sqlgen.q(spec.target)
+    """Statistics for the state tables a run filled: autovacuum would analyse them minutes
+    later, and the first sync of a cut-over may start before that. (Each entity's own
+    table was analysed when the entity finished.)"""
+    if any(
+        r.inserted >= bulk.BULK_THRESHOLD and isinstance(catalogue.entities[r.entity], EntitySpec)
         for r in outcome.results
-        if r.inserted >= bulk.BULK_THRESHOLD
-        and isinstance(spec := catalogue.entities[r.entity], EntitySpec)
-    ]
-    if grown:
+    ):
         with session.target.transaction():
-            state.analyze(session.target, grown)
+            state.analyze(session.target, [])
 
 
 def _estimates(catalogue: Catalogue, names: Sequence[str], source: Conn) -> dict[str, int]:

@@ -36,12 +36,14 @@ from ._conn import MAX_KEY, MIN_KEY, BatchKeys, Conn
 GROWING_TABLES = ("range_fingerprints", "row_outcomes", "quality_issues")
 
 
-def analyze(conn: Conn, public_tables: list[str]) -> None:
-    """Fresh planner statistics for `public_tables` (quoted names) and the growing state
-    tables, after a run loaded many rows into them: until autovacuum gets there, a sync
-    that follows plans against the sizes of empty tables (measured: 44 to 104 s for a 1 %
-    sync right after the initial load, 34 s once analysed)."""
-    tables = [*(f"public.{t}" for t in public_tables), *(f"{SCHEMA}.{t}" for t in GROWING_TABLES)]
+def analyze(conn: Conn, public_tables: list[str], *, with_state: bool = True) -> None:
+    """Fresh planner statistics for `public_tables` (quoted names) and, `with_state`, the
+    growing state tables, after a run loaded many rows into them: until autovacuum gets
+    there, a sync that follows plans against the sizes of empty tables (measured: 44 to
+    104 s for a 1 % sync right after the initial load, 34 s once analysed)."""
+    tables = [f"public.{t}" for t in public_tables]
+    if with_state:
+        tables += [f"{SCHEMA}.{t}" for t in GROWING_TABLES]
     conn.execute(f"ANALYZE {', '.join(tables)}".encode())
 
 
