@@ -132,6 +132,28 @@ def test_cleaning_keeps_letters_that_look_like_escapes(target: psycopg.Connectio
     assert one(target, "SELECT migration.clean_text(%s)", " vivid\u000b view ") == "vivid view"
 
 
+def test_inlined_try_jsonb_of_the_engine_equals_the_sql_function(
+    target: psycopg.Connection[Any],
+) -> None:
+    """PostgreSQL 16+ batches write migration.try_jsonb out (decision 102); on any input the
+    value must be the function's, including what json accepts and jsonb does not."""
+    from mdw_migrate.engine.sqlgen import inline_try_jsonb
+
+    raws = [
+        '{"a": 1}', "[1, 2]", '"text"', "{'a': 1}", "garbage {", "", None, " null ",
+        '{"a": "\\u0000"}', '{"n": 1e1000000}', '{"a": 1, "a": 2}', '"\\ud800"', "1" * 2000,
+    ]  # fmt: skip
+    select = (
+        "SELECT migration.try_jsonb(s.raw) FROM unnest(%s::text[]) WITH ORDINALITY AS s (raw, n)"
+    )
+    version = target.info.server_version
+    inlined = inline_try_jsonb(select, version)
+    assert ("try_jsonb" in inlined) == (version < 160000)
+    function = target.execute(select + " ORDER BY n", [raws]).fetchall()
+    assert target.execute(inlined + " ORDER BY n", [raws]).fetchall() == function
+    assert function[0] == ({"a": 1},) and function[3] == (None,) and function[8] == (None,)
+
+
 @pytest.mark.parametrize("layout", [1, 2])
 def test_inline_uuid_of_the_engine_equals_the_sql_function(
     target: psycopg.Connection[Any], layout: int

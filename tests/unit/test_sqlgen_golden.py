@@ -96,3 +96,25 @@ def test_no_sql_of_the_generator_names_a_state_table_itself() -> None:
             text = make(spec)
             named = set(re.findall(r"migration\.(\w+)\b(?!\()", text))
             assert named <= {"pending_deletions"}, named
+
+
+def test_try_jsonb_is_written_out_for_postgresql_16_and_later() -> None:
+    statement = sqlgen.fill_work(SPECS["widgets"])
+    assert sqlgen.fill_work(SPECS["widgets"], 150008) == statement
+    inlined = sqlgen.fill_work(SPECS["widgets"], 170004)
+    assert "try_jsonb" in statement and "try_jsonb" not in inlined
+    assert "(CASE WHEN pg_catalog.pg_input_is_valid(s.spec, 'jsonb') THEN (s.spec)::jsonb END)" in (
+        inlined
+    )
+    assert (
+        inlined.replace(
+            "(CASE WHEN pg_catalog.pg_input_is_valid(s.spec, 'jsonb') THEN (s.spec)::jsonb END)",
+            "migration.try_jsonb(s.spec)",
+        )
+        == statement
+    )
+    # Only a plain column is rewritten; anything else keeps the function.
+    kept = 'migration.try_jsonb(s.a || s.b), migration.try_jsonb(s."Spec")'
+    assert sqlgen.inline_try_jsonb(kept, 170004).startswith(
+        "migration.try_jsonb(s.a || s.b), (CASE"
+    )

@@ -79,7 +79,8 @@ def run(session: Session, spec: EntitySpec, batch_no: int, window: Window) -> Ba
             # A small sample is enough for join estimates (0.3 to 0.7 µs a row).
             target.execute("SET LOCAL default_statistics_target = 10")
             target.execute(sqlgen.analyze_stage(spec).encode())
-        target.execute(sqlgen.fill_work(spec).encode(), params(session, keys))
+        transform = sqlgen.fill_work(spec, target.info.server_version)
+        target.execute(transform.encode(), params(session, keys))
         apply_fallbacks(target, spec)
         counts = target.execute(sqlgen.BATCH_COUNTS).fetchone()
         assert counts is not None

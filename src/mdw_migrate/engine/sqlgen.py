@@ -15,6 +15,7 @@ it writes them. Statements take named parameters: secret, entity, run_id, batch_
 from __future__ import annotations
 
 import hashlib
+import re
 from dataclasses import dataclass
 
 from ..state import BatchKeys, fingerprints, id_map
@@ -420,8 +421,26 @@ def analyze_stage(spec: EntitySpec) -> str:
     return f"ANALYZE {STAGE} ({', '.join(q(c) for c in columns)})"
 
 
-def fill_work(spec: EntitySpec) -> str:
-    return f"INSERT INTO {WORK} {work_select(spec)}"
+def fill_work(spec: EntitySpec, server_version: int = 0) -> str:
+    """The batch's transform into `work`, for a target of `server_version`."""
+    return inline_try_jsonb(f"INSERT INTO {WORK} {work_select(spec)}", server_version)
+
+
+# migration.try_jsonb of a plain column reference (what the catalogue's rules pass it).
+_TRY_JSONB = re.compile(r"migration\.try_jsonb\((s\.(?:\w+|\"\w+\"))\)")
+
+
+def inline_try_jsonb(statement: str, server_version: int) -> str:
+    """On PostgreSQL 16+ `migration.try_jsonb(x)` is `pg_input_is_valid(x, 'jsonb')` then
+    the cast. Written out in the statement it is inlined: the function's fixed search_path,
+    which the Supabase linter asks for, keeps PL/pgSQL from being, and its call cost
+    0.43 µs a row of system_messages (1.23 against 0.80). The value is the same, so the
+    mapping hash, built from the catalogue's text, does not change."""
+    if server_version < 160000:
+        return statement
+    return _TRY_JSONB.sub(
+        r"(CASE WHEN pg_catalog.pg_input_is_valid(\1, 'jsonb') THEN (\1)::jsonb END)", statement
+    )
 
 
 def _metadata_expr(spec: EntitySpec, prefix: str = "") -> str:
