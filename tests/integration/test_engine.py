@@ -7,6 +7,7 @@ from collections.abc import Callable
 import psycopg
 import pytest
 
+from mdw_migrate import state
 from mdw_migrate.engine.migrate import migrate
 from mdw_migrate.engine.planner import Catalogue
 from mdw_migrate.engine.spec import Col, EntitySpec, Source
@@ -97,9 +98,10 @@ def _constraints(target: str) -> list[dict[str, object]]:
     return rows(
         target,
         "SELECT conrelid::regclass::text AS tbl, conname, pg_get_constraintdef(oid) AS def"
-        " FROM pg_constraint WHERE connamespace = 'public'::regnamespace AND contype = 'f'"
+        " FROM pg_constraint WHERE connamespace = 'public'::regnamespace"
+        " AND contype IN ('f', 'p', 'u')"
         " UNION ALL SELECT tablename, indexname, indexdef FROM pg_indexes"
-        " WHERE schemaname = 'public' ORDER BY 1, 2",
+        " WHERE schemaname = 'public' ORDER BY 1, 2, 3",
     )
 
 
@@ -129,8 +131,19 @@ def test_bulk_load_defers_and_restores_constraints_and_indexes(
         return count
 
     monkeypatch.setattr(bulk, "defer", spy)
+    kinds: set[tuple[str, str]] = set()
+    real_record = state.deferred.record
+
+    def record(conn: psycopg.Connection[tuple[object, ...]], entity: str, *args: str) -> None:
+        kinds.add((entity, args[1]))
+        real_record(conn, entity, *args)
+
+    monkeypatch.setattr(state.deferred, "record", record)
     run(source, bulked, "core-with-patients", batch_size=30)
     assert "patients" in deferred  # the bulk path really ran
+    # The primary key of a table nothing references is deferred too; a referenced one keeps it.
+    assert ("doctor_offices", "primary_key") in kinds
+    assert ("patients", "index") in kinds and ("patients", "primary_key") not in kinds
     assert _constraints(bulked) == expected
     # A run that filled tables leaves them analysed (a sync may follow before autovacuum).
     analysed = "SELECT reltuples FROM pg_class WHERE oid = 'migration.range_fingerprints'::regclass"

@@ -4,10 +4,13 @@ pgcopydb does).
 
 Checking a foreign key row by row costs more than the insert itself; re-adding the key
 validates every row in one join. The values loaded are UUIDs resolved through the id map, so
-the re-added keys hold by construction, and if one did not, re-adding it fails loudly. Unique
-indexes stay: the upsert and the legacy-id guarantees need them. What was dropped is recorded
-in the state's deferred DDL in the same transaction, so a crash in between is repaired by the
-entity's next run.
+the re-added keys hold by construction, and if one did not, re-adding it fails loudly. The
+UUID primary key of a table that no foreign key references is deferred too (decision 103):
+nothing reads a table by its UUIDs while it loads, and each UUID is derived from a distinct
+legacy id. The other unique keys stay: upserts arbitrate on the legacy id, parents are looked
+up by it, and a unique rule of the data (one order file a file) rejects the row that breaks
+it. What was dropped is recorded in the state's deferred DDL in the same transaction, so a
+crash in between is repaired by the entity's next run.
 """
 
 from __future__ import annotations
@@ -40,26 +43,30 @@ def _one_at_a_time(conn: Conn) -> None:
 
 
 def defer(conn: Conn, entity: str, table: str) -> int:
-    """Drops the table's foreign keys and non-unique indexes, recording how to re-create
-    them. Returns how many objects were deferred."""
+    """Drops the table's foreign keys, non-unique indexes and (when nothing references the
+    table) primary key, recording how to re-create them. Returns how many objects were
+    deferred."""
     _one_at_a_time(conn)
     relation = f"public.{q(table)}"
     objects = conn.execute(
-        "SELECT conname, 'foreign_key', format('ALTER TABLE %%s ADD CONSTRAINT %%I %%s',"
-        " %s::text, conname, pg_get_constraintdef(oid))"
-        " FROM pg_constraint WHERE conrelid = %s::regclass AND contype = 'f'"
+        "SELECT conname, CASE contype WHEN 'f' THEN 'foreign_key' ELSE 'primary_key' END,"
+        " format('ALTER TABLE %%s ADD CONSTRAINT %%I %%s', %s::text, conname,"
+        " pg_get_constraintdef(oid))"
+        " FROM pg_constraint WHERE conrelid = %s::regclass AND (contype = 'f'"
+        " OR (contype = 'p' AND NOT EXISTS (SELECT 1 FROM pg_constraint r"
+        " WHERE r.contype = 'f' AND r.confrelid = %s::regclass)))"
         " UNION ALL"
         " SELECT c.relname, 'index', pg_get_indexdef(i.indexrelid)"
         " FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid"
         " WHERE i.indrelid = %s::regclass AND NOT i.indisunique AND NOT i.indisprimary",
-        [relation, relation, relation],
+        [relation, relation, relation, relation],
     ).fetchall()
     for name, kind, create_sql in objects:
         state.deferred.record(conn, entity, name, kind, create_sql)
-        if kind == "foreign_key":
-            conn.execute(f"ALTER TABLE {relation} DROP CONSTRAINT {q(name)}".encode())
-        else:
+        if kind == "index":
             conn.execute(f"DROP INDEX public.{q(name)}".encode())
+        else:
+            conn.execute(f"ALTER TABLE {relation} DROP CONSTRAINT {q(name)}".encode())
     if objects:
         log.info(
             "constraints deferred",
@@ -69,7 +76,8 @@ def defer(conn: Conn, entity: str, table: str) -> int:
 
 
 def restore(conn: Conn, entity: str) -> int:
-    """Re-creates what `defer` dropped for the entity (indexes first, then foreign keys)."""
+    """Re-creates what `defer` dropped for the entity (the primary key, the indexes, then
+    the foreign keys)."""
     rows = state.deferred.pending(conn, entity)
     if rows:
         _one_at_a_time(conn)

@@ -1,5 +1,5 @@
-"""`migration.deferred_ddl`: the foreign keys and indexes a bulk load dropped, with the
-statement that re-creates each, recorded in the transaction that drops them."""
+"""`migration.deferred_ddl`: the foreign keys, indexes and primary keys a bulk load dropped,
+with the statement that re-creates each, recorded in the transaction that drops them."""
 
 from __future__ import annotations
 
@@ -15,7 +15,8 @@ def record(conn: Conn, entity: str, name: str, kind: str, create_sql: str) -> No
 
 
 def pending(conn: Conn, entity: str) -> list[tuple[str, str]]:
-    """(object name, create statement), indexes before foreign keys."""
+    """(object name, create statement): the primary key, the indexes, then the foreign
+    keys."""
     rows = conn.execute(
         "SELECT object_name, create_sql FROM migration.deferred_ddl WHERE entity = %s"
         " ORDER BY kind DESC, object_name",
