@@ -45,8 +45,11 @@ class EntityRunner:
         started = time.perf_counter()
         session, ctx = self.session, self.session.ctx
         prepare = self.preparer(spec)
-        prepare(session)
         plan = sync.plan(session, spec)
+        if plan.buckets is None or plan.buckets or plan.keys:
+            # A sync that found nothing to read here needs no staging tables (two DROPs and
+            # CREATEs and a source query, 6 ms an entity: a tenth of a no-change sync).
+            prepare(session)
         if plan.buckets is None:
             row = session.source.execute(sqlgen.source_count_query(spec)).fetchone()
             total = int(row[0]) if row else 0
