@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import psycopg
 import pytest
@@ -188,7 +189,7 @@ def test_a_large_entity_split_over_workers_gives_the_same_outcomes(
     create_database: Callable[[str], str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from mdw_migrate.catalogue import CATALOGUE
-    from mdw_migrate.engine import context
+    from mdw_migrate.engine import context, passes
     from mdw_migrate.engine.validate import validate
     from mdw_migrate.legacy.generator import generate
 
@@ -202,8 +203,27 @@ def test_a_large_entity_split_over_workers_gives_the_same_outcomes(
             schema.apply(conn)
     run(source, whole, "orders-with-deps", batch_size=25)
     monkeypatch.setattr(context, "LARGE_ENTITY_ROWS", 1)
+    planned: list[int] = []
+    real_save = state.ranges.save
+
+    def save(conn: Any, entity: str, ranges: list[tuple[int, int]]) -> None:
+        planned.append(len(ranges))
+        real_save(conn, entity, ranges)
+
+    opened: list[int] = []
+    from mdw_migrate.engine.session import worker_session as real_session
+
+    def counted(ctx: context.RunContext) -> Any:
+        opened.append(1)
+        return real_session(ctx)
+
+    monkeypatch.setattr(state.ranges, "save", save)
+    monkeypatch.setattr(passes, "worker_session", counted)
     outcome = run(source, split, "orders-with-deps", batch_size=25, workers=3)
     assert all(r.status == "completed" for r in outcome.results)
+    # The first range of a split entity runs on the entity's own session: one session fewer.
+    assert any(n > 1 for n in planned)
+    assert len(opened) == sum(n - 1 for n in planned if n > 1)
     for query in (
         "SELECT entity, legacy_id FROM migration.id_map ORDER BY 1, 2",
         "SELECT entity, legacy_id, reason_code FROM migration.row_outcomes ORDER BY 1, 2",

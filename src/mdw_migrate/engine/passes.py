@@ -307,7 +307,9 @@ def run_ranges(
     tracked: bool = False,
 ) -> PassResult:
     """Runs the unfinished key ranges, each from its own checkpoint: on parallel workers
-    (own connections, the run's snapshot) when the run has them, else one after another."""
+    (own connections, the run's snapshot) when the run has them, else one after another.
+    The first range runs on the entity's own session, which would otherwise sit idle: a
+    split entity holds as many sessions as it has ranges, not one more."""
     todo = [(n, lo, hi, last) for n, (lo, hi, last, done) in enumerate(ranges) if not done]
     failed = threading.Event()
     outer = session.ctx
@@ -331,13 +333,25 @@ def run_ranges(
                 failed.set()
                 raise
 
-    if ctx.parallel and len(todo) > 1:
-        with ThreadPoolExecutor(max_workers=len(todo), thread_name_prefix="mdw-range") as pool:
-            futures = [pool.submit(work, *item) for item in todo]
-            passes = [f.result() for f in futures]
-    else:
-        local = Session(session.source, session.target, ctx)
-        passes = [finish(local, *item) for item in todo]
+    local = Session(session.source, session.target, ctx)
+
+    def here(n: int, lo: int, hi: int, last: int | None) -> PassResult:
+        try:
+            return finish(local, n, lo, hi, last)
+        except BaseException:
+            failed.set()
+            raise
+
+    try:
+        if ctx.parallel and len(todo) > 1:
+            with ThreadPoolExecutor(len(todo), thread_name_prefix="mdw-range") as pool:
+                futures = [pool.submit(here, *todo[0])]
+                futures += [pool.submit(work, *item) for item in todo[1:]]
+                passes = [f.result() for f in futures]
+        else:
+            passes = [finish(local, *item) for item in todo]
+    finally:
+        # A retry may have replaced the session's lost target connection.
         session.target = local.target
     finished = state.ranges.saved(session.target, spec.name)
     # A complete split pass ends at its last range's upper bound.
