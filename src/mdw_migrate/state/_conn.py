@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from functools import cached_property
 from typing import Any
@@ -53,3 +55,17 @@ def in_batch(column: str, keys: BatchKeys) -> str:
     if keys.spans:
         return f"({column} = ANY(%(span_keys)s::bigint[]))"
     return f"({column} > %(lo)s AND {column} <= %(hi)s)"
+
+
+@contextmanager
+def hashed(conn: Conn) -> Iterator[None]:
+    """Within a transaction: the statements run inside join by hashing, not in nested loops.
+    `pending_deletions` fills during a sync's pass, after its statistics were taken, so the
+    planner believed an entity had no queued row and looped over all of them (17 k) for
+    each of the batch's keys: the 1 % sync took 45 s instead of 21 s in one run out of two."""
+    conn.execute("SET LOCAL enable_nestloop = off")
+    try:
+        yield
+    finally:
+        if conn.info.transaction_status == psycopg.pq.TransactionStatus.INTRANS:
+            conn.execute("RESET enable_nestloop")

@@ -7,7 +7,7 @@ sync without that option."""
 
 from __future__ import annotations
 
-from ._conn import BatchKeys, Conn, in_batch
+from ._conn import BatchKeys, Conn, hashed, in_batch
 from .id_map import MappedTable, Params
 
 # A condition on a mapped row `m` that says the tool made it, and its parameters.
@@ -39,19 +39,20 @@ def queue(
     with its parameters) are queued. One join of the batch's mapped keys with the batch's
     rows decides it (the caller has analysed `work`, so the join is hashed)."""
     kept = " AND w.legacy_id IS NOT NULL" if keep_absent else ""
-    rows = conn.execute(
-        "INSERT INTO migration.pending_deletions (entity, legacy_id, id, cause, kept, run_id)"
-        " SELECT %(entity)s, m.legacy_id, m.id,"
-        " CASE WHEN w.legacy_id IS NOT NULL THEN 'outcome_changed' ELSE 'source_deleted' END,"
-        f" false, %(run_id)s FROM {mapped.rows('m')} LEFT JOIN ({work_keys_sql})"
-        " AS w (legacy_id, migrated) ON w.legacy_id = m.legacy_id"
-        f" WHERE {in_batch('m.legacy_id', keys)} AND (w.legacy_id IS NULL OR NOT w.migrated)"
-        f"{kept} AND {made[0]}"
-        " ON CONFLICT (entity, legacy_id) DO UPDATE SET id = EXCLUDED.id,"
-        " cause = EXCLUDED.cause, kept = false, run_id = EXCLUDED.run_id, queued_at = now()"
-        " RETURNING legacy_id",
-        {**keys.params(), **made[1]},
-    ).fetchall()
+    with hashed(conn):
+        rows = conn.execute(
+            "INSERT INTO migration.pending_deletions (entity, legacy_id, id, cause, kept, run_id)"
+            " SELECT %(entity)s, m.legacy_id, m.id,"
+            " CASE WHEN w.legacy_id IS NOT NULL THEN 'outcome_changed' ELSE 'source_deleted' END,"
+            f" false, %(run_id)s FROM {mapped.rows('m')} LEFT JOIN ({work_keys_sql})"
+            " AS w (legacy_id, migrated) ON w.legacy_id = m.legacy_id"
+            f" WHERE {in_batch('m.legacy_id', keys)} AND (w.legacy_id IS NULL OR NOT w.migrated)"
+            f"{kept} AND {made[0]}"
+            " ON CONFLICT (entity, legacy_id) DO UPDATE SET id = EXCLUDED.id,"
+            " cause = EXCLUDED.cause, kept = false, run_id = EXCLUDED.run_id, queued_at = now()"
+            " RETURNING legacy_id",
+            {**keys.params(), **made[1]},
+        ).fetchall()
     return [int(r[0]) for r in rows]
 
 
@@ -72,12 +73,13 @@ def settle(conn: Conn, migrated_sql: str, keys: BatchKeys) -> list[int]:
     """Keys the batch migrates (`migrated_sql` selects their legacy ids) are no longer
     pending or kept: the row came back, or migrates again. Returns those that were queued
     (not kept): they are mapped again."""
-    rows = conn.execute(
-        "DELETE FROM migration.pending_deletions AS p WHERE p.entity = %(entity)s"
-        f" AND {in_batch('p.legacy_id', keys)} AND EXISTS (SELECT 1 FROM ({migrated_sql})"
-        " AS w (legacy_id) WHERE w.legacy_id = p.legacy_id) RETURNING p.legacy_id, p.kept",
-        keys.params(),
-    ).fetchall()
+    with hashed(conn):
+        rows = conn.execute(
+            "DELETE FROM migration.pending_deletions AS p WHERE p.entity = %(entity)s"
+            f" AND {in_batch('p.legacy_id', keys)} AND EXISTS (SELECT 1 FROM ({migrated_sql})"
+            " AS w (legacy_id) WHERE w.legacy_id = p.legacy_id) RETURNING p.legacy_id, p.kept",
+            keys.params(),
+        ).fetchall()
     return [int(legacy_id) for legacy_id, kept in rows if not kept]
 
 
