@@ -445,3 +445,31 @@ def test_a_change_below_a_resumed_checkpoint_still_reaches_the_next_sync(
         scalar(target, "SELECT city FROM public.offices WHERE legacy_office_id = %s", changed)
         == "Resumed City"
     )
+
+
+def test_deletions_are_queued_and_settled_by_hashing(
+    legacy: str, migrated: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`pending_deletions` fills during a pass, after its statistics were taken: planned
+    from those, the statements that queue and settle a batch's deletions looped over every
+    queued row of the entity for each key (decision 107). Their plans hash instead."""
+    plans: list[str] = []
+    real = psycopg.Connection.execute
+
+    def explained(self: Any, query: Any, params: Any = None, **kwargs: Any) -> Any:
+        text = query.decode() if isinstance(query, bytes) else str(query)
+        if text.startswith(
+            ("INSERT INTO migration.pending_deletions", "DELETE FROM migration.pending_deletions")
+        ):
+            plan = real(self, ("EXPLAIN " + text).encode(), params).fetchall()
+            plans.append("\n".join(str(r[0]) for r in plan))
+        return real(self, query, params, **kwargs)
+
+    churn.churn(legacy, 0.05, seed=5)
+    monkeypatch.setattr(psycopg.Connection, "execute", explained)
+    outcome = sync(legacy, migrated, "all", batch_size=100)
+    monkeypatch.undo()
+    assert totals(outcome)["deleted"] > 0
+    assert len(plans) > 10
+    assert not [p for p in plans if "Nested Loop" in p]
+    assert_counts_are_the_tables(migrated)
