@@ -8,6 +8,7 @@ Values that Python cannot hold (dates beyond year 9999, JSON 10,000 deep) are co
 
 from __future__ import annotations
 
+import logging
 import resource
 from collections.abc import Callable
 from typing import Any
@@ -566,7 +567,9 @@ def test_sql_injection_looking_strings_are_stored_verbatim(create_database: Crea
 
 
 @pytest.mark.parametrize("where", ["inside a batch", "at a batch boundary", "one batch"])
-def test_duplicate_legacy_ids_without_primary_key(create_database: CreateDb, where: str) -> None:
+def test_duplicate_legacy_ids_without_primary_key(
+    create_database: CreateDb, where: str, caplog: pytest.LogCaptureFixture
+) -> None:
     src = legacy(create_database, seed=701)
     offices = [int(r["id"]) for r in rows(src, "SELECT id FROM dispatch_office ORDER BY id")]
     dup = offices[len(offices) // 2]
@@ -582,7 +585,10 @@ def test_duplicate_legacy_ids_without_primary_key(create_database: CreateDb, whe
     # At the boundary, the first copy is the last row LIMIT takes into a batch.
     batch_size = {"inside a batch": 5, "one batch": 1000}.get(where, offices.index(dup) + 1)
     dst = target(create_database)
-    migrate_entities(src, dst, ["offices"], batch_size=batch_size)
+    with caplog.at_level(logging.INFO, logger="mdw_migrate.staging"):
+        migrate_entities(src, dst, ["offices"], batch_size=batch_size)
+    # The stage keyed unique refused the second copy, and the batch staged it without the key.
+    assert [r for r in caplog.records if getattr(r, "action", None) == "stage_unkeyed"]
 
     # Every other office is migrated once.
     for legacy_id in offices:

@@ -74,7 +74,8 @@ def run(session: Session, spec: EntitySpec, batch_no: int, window: Window) -> Ba
         full = not window.spans and rows >= window.size
         if full:
             rows += _complete_last_key(session, spec)
-        duplicates = _split_duplicates(target, spec)
+        # A stage still keyed unique cannot hold a key twice (`staging.into_stage`).
+        duplicates = [] if staging.stage_is_keyed(target) else _split_duplicates(target, spec)
         if spec.refs and rows >= ANALYZE_STAGE_ROWS:
             # A small sample is enough for join estimates (0.3 to 0.7 µs a row).
             target.execute("SET LOCAL default_statistics_target = 10")

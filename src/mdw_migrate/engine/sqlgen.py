@@ -254,6 +254,14 @@ def create_stage(columns: list[tuple[str, str]]) -> str:
     return f"CREATE TEMP TABLE IF NOT EXISTS mdw_stage ({cols})"
 
 
+# The stage's unique index on the legacy key (see `staging.into_stage`).
+STAGE_KEY = "pg_temp.mdw_stage_key"
+
+
+def key_stage(spec: EntitySpec) -> str:
+    return f"CREATE UNIQUE INDEX IF NOT EXISTS mdw_stage_key ON {STAGE} ({q(spec.source.key)})"
+
+
 def _outcome_cases(spec: EntitySpec) -> tuple[str, str, str]:
     """(outcome, reason, detail) CASE expressions: orphans first, then the spec's rules."""
     outcome, reason, detail = [], [], []

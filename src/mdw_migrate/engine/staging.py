@@ -7,6 +7,7 @@ it. `prepare` (re)creates an entity's `stage` and `work` tables in the target se
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import psycopg
@@ -16,6 +17,8 @@ from psycopg.pq import TransactionStatus
 from . import sqlgen
 from .context import Conn
 from .spec import EntitySpec
+
+log = logging.getLogger("mdw_migrate.staging")
 
 
 def pipe(source: Conn, target: Conn, copy_out: str, copy_in: str) -> int:
@@ -75,8 +78,30 @@ def _copy(source: Conn, target: Conn, copy_out: str, copy_in: str) -> int:
 
 
 def into_stage(source: Conn, target: Conn, copy_out: str) -> int:
-    """Pipes a source COPY into the entity's staging table."""
-    return pipe(source, target, copy_out, f"COPY {sqlgen.STAGE} FROM STDIN (FORMAT BINARY)")
+    """Pipes a source COPY into the entity's staging table.
+
+    The stage starts with a unique index on the legacy key (`prepare`): the batch then
+    finds its last key through the index and need not look for a key staged twice, which
+    cost two scans of the stage (0.45 µs a row of system_messages). A source without a
+    primary key can hold a key twice: that COPY is refused, and staged again into the stage
+    without its index, where the batch splits the duplicates as before (`stage_is_keyed`).
+    """
+    copy_in = f"COPY {sqlgen.STAGE} FROM STDIN (FORMAT BINARY)"
+    if not stage_is_keyed(target):
+        return pipe(source, target, copy_out, copy_in)
+    try:
+        with target.transaction():  # a savepoint: the batch's transaction goes on
+            return pipe(source, target, copy_out, copy_in)
+    except psycopg.errors.UniqueViolation:
+        log.info("a legacy key staged twice", extra={"action": "stage_unkeyed"})
+        target.execute(f"DROP INDEX {sqlgen.STAGE_KEY}")
+        return pipe(source, target, copy_out, copy_in)
+
+
+def stage_is_keyed(target: Conn) -> bool:
+    """Whether the stage still has its unique index on the legacy key."""
+    row = target.execute(f"SELECT to_regclass('{sqlgen.STAGE_KEY}') IS NOT NULL").fetchone()
+    return bool(row and row[0])
 
 
 def source_column_types(source: Conn, spec: EntitySpec) -> list[tuple[str, str]]:
@@ -103,6 +128,7 @@ def prepare(source: Conn, target: Conn, spec: EntitySpec, params: dict[str, Any]
     with target.transaction():
         target.execute(f"DROP TABLE IF EXISTS {sqlgen.STAGE}, {sqlgen.WORK}")
         target.execute(sqlgen.create_stage(columns).encode())
+        target.execute(sqlgen.key_stage(spec).encode())
         # CREATE TABLE AS cannot take server-side parameters, so they are bound on the
         # client, as text in the statement: the UUID secret must not be among them (only the
         # columns' types matter here, and they do not depend on its value).
