@@ -82,7 +82,7 @@ def into_stage(source: Conn, target: Conn, copy_out: str) -> int:
 
     The stage starts with a unique index on the legacy key (`prepare`): the batch then
     finds its last key through the index and need not look for a key staged twice, which
-    cost two scans of the stage (0.45 µs a row of system_messages). A source without a
+    cost scans of the stage (0.55 µs a row of system_messages). A source without a
     primary key can hold a key twice: that COPY is refused, and staged again into the stage
     without its index, where the batch splits the duplicates as before (`stage_is_keyed`).
     """
