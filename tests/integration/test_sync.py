@@ -447,6 +447,33 @@ def test_a_change_below_a_resumed_checkpoint_still_reaches_the_next_sync(
     )
 
 
+def test_parents_are_looked_up_not_anti_joined_whole(
+    legacy: str, migrated: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A batch resolves its references by joining the parent's table and the deletion queue
+    to its own rows. Written as the parent's mapped rows (`NOT EXISTS` on the queue) inside
+    the outer join, every batch's plan anti-joined the whole parent table with the queue
+    before its rows met it: each sync batch of order files read every file (decision 109)."""
+    plans: list[str] = []
+    real = psycopg.Connection.execute
+
+    def explained(self: Any, query: Any, params: Any = None, **kwargs: Any) -> Any:
+        text = query.decode() if isinstance(query, bytes) else str(query)
+        if text.startswith("INSERT INTO pg_temp.mdw_work SELECT") and "LEFT JOIN public." in text:
+            plan = real(self, ("EXPLAIN " + text).encode(), params).fetchall()
+            plans.append("\n".join(str(r[0]) for r in plan))
+        return real(self, query, params, **kwargs)
+
+    churn.churn(legacy, 0.05, seed=9)
+    monkeypatch.setattr(psycopg.Connection, "execute", explained)
+    outcome = sync(legacy, migrated, "all", batch_size=100)
+    monkeypatch.undo()
+    assert totals(outcome)["updated"] > 0
+    assert len(plans) > 10
+    assert not [p for p in plans if "Anti Join" in p]
+    assert_counts_are_the_tables(migrated)
+
+
 def test_deletions_are_queued_and_settled_by_hashing(
     legacy: str, migrated: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -31,7 +31,7 @@ def transitions(conn: Conn, mapped: MappedTable, rows_sql: str, keys: BatchKeys)
         "SELECT count(*) FROM (" + rows_sql + ") AS w (legacy_id, outcome)"
         " LEFT JOIN migration.row_outcomes o ON o.entity = %(entity)s"
         "  AND o.legacy_id = w.legacy_id"
-        f" LEFT JOIN {mapped.rows('m')} ON m.legacy_id = w.legacy_id"
+        f" {mapped.lookup('m', 'w.legacy_id')}"
         " WHERE (o.legacy_id IS NOT NULL OR m.legacy_id IS NOT NULL)"
         " AND CASE WHEN m.legacy_id IS NOT NULL THEN 'migrated' ELSE o.outcome END"
         "  IS DISTINCT FROM w.outcome",

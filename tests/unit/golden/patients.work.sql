@@ -4,21 +4,15 @@ FROM 5 FOR 12) ELSE substring(sha256(%(secret)s::bytea || convert_to(%(entity)s:
 FROM 1 FOR 16) END AS _uuid_h, (migration.padded_number('PAT-', s.id)) AS "_c_patient_number", (s.birthdate) AS "_c_date_of_birth", ((CASE s.sex WHEN 1 THEN 'male' WHEN 2 THEN 'female' ELSE 'unknown' END)::public.patient_sex) AS "_c_sex", ((CASE WHEN s.sex BETWEEN -32768 AND 32767 THEN s.sex::smallint END)) AS "_c_legacy_sex", (s.suffix) AS "_c_suffix", ((CASE s.status WHEN 1 THEN 'active' WHEN 2 THEN 'on_hold' WHEN 3 THEN 'in_treatment' WHEN 4 THEN 'active' WHEN 5 THEN 'retention' WHEN 6 THEN 'completed' WHEN 7 THEN 'cancelled' WHEN 8 THEN 'transferred' WHEN 9 THEN 'consultation' WHEN 10 THEN 'archived' ELSE 'unknown' END)::public.patient_status) AS "_c_status", ((CASE WHEN s.status BETWEEN -32768 AND 32767 THEN s.status::smallint END)) AS "_c_legacy_status", (coalesce(s.archived, false)) AS "_c_archived", (coalesce(s.suspended, false)) AS "_c_suspended", (migration.try_jsonb(s.schemes)) AS "_c_schemes", (s.submitted_at) AS "_c_enrolled_at", (s.submitted_at) AS "_c_created_at", (s.updated_at) AS "_c_updated_at"
 FROM (SELECT st.*, m_profile.id AS r_profile, m_doctor.id AS r_doctor, m_office.id AS r_office, blk.prefix AS _uuid_prefix
 FROM pg_temp.mdw_stage st
-LEFT JOIN (SELECT m_profile_t.id, m_profile_t."legacy_user_id" AS legacy_id
-FROM public."profiles" m_profile_t
-WHERE NOT EXISTS (SELECT 1
-FROM migration.pending_deletions q
-WHERE q.entity = 'profiles' AND q.legacy_id = m_profile_t."legacy_user_id" AND NOT q.kept)) AS m_profile ON m_profile.legacy_id = st."user_id"
-LEFT JOIN (SELECT m_doctor_t.id, m_doctor_t."legacy_user_id" AS legacy_id
-FROM public."doctors" m_doctor_t
-WHERE NOT EXISTS (SELECT 1
-FROM migration.pending_deletions q
-WHERE q.entity = 'doctors' AND q.legacy_id = m_doctor_t."legacy_user_id" AND NOT q.kept)) AS m_doctor ON m_doctor.legacy_id = st."doctor_id"
-LEFT JOIN (SELECT m_office_t.id, m_office_t."legacy_office_id" AS legacy_id
-FROM public."offices" m_office_t
-WHERE NOT EXISTS (SELECT 1
-FROM migration.pending_deletions q
-WHERE q.entity = 'offices' AND q.legacy_id = m_office_t."legacy_office_id" AND NOT q.kept)) AS m_office ON m_office.legacy_id = st."office_id" 
+LEFT JOIN public."profiles" m_profile_t ON m_profile_t."legacy_user_id" = st."user_id"
+LEFT JOIN migration.pending_deletions m_profile_q ON m_profile_q.entity = 'profiles' AND m_profile_q.legacy_id = m_profile_t."legacy_user_id" AND NOT m_profile_q.kept
+LEFT JOIN LATERAL (SELECT CASE WHEN m_profile_q.legacy_id IS NULL THEN m_profile_t.id END AS id, CASE WHEN m_profile_q.legacy_id IS NULL THEN m_profile_t."legacy_user_id" END AS legacy_id) AS m_profile ON true
+LEFT JOIN public."doctors" m_doctor_t ON m_doctor_t."legacy_user_id" = st."doctor_id"
+LEFT JOIN migration.pending_deletions m_doctor_q ON m_doctor_q.entity = 'doctors' AND m_doctor_q.legacy_id = m_doctor_t."legacy_user_id" AND NOT m_doctor_q.kept
+LEFT JOIN LATERAL (SELECT CASE WHEN m_doctor_q.legacy_id IS NULL THEN m_doctor_t.id END AS id, CASE WHEN m_doctor_q.legacy_id IS NULL THEN m_doctor_t."legacy_user_id" END AS legacy_id) AS m_doctor ON true
+LEFT JOIN public."offices" m_office_t ON m_office_t."legacy_office_id" = st."office_id"
+LEFT JOIN migration.pending_deletions m_office_q ON m_office_q.entity = 'offices' AND m_office_q.legacy_id = m_office_t."legacy_office_id" AND NOT m_office_q.kept
+LEFT JOIN LATERAL (SELECT CASE WHEN m_office_q.legacy_id IS NULL THEN m_office_t.id END AS id, CASE WHEN m_office_q.legacy_id IS NULL THEN m_office_t."legacy_office_id" END AS legacy_id) AS m_office ON true 
 LEFT JOIN (SELECT b.block, substring(sha256(%(secret)s::bytea || convert_to(%(entity)s::text || '#' || (b.block)::text, 'UTF8'))
 FROM 1 FOR 4) AS prefix
 FROM (SELECT DISTINCT (s0."id")::bigint >> 12 AS block

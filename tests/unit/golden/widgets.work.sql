@@ -4,16 +4,12 @@ FROM 5 FOR 12) ELSE substring(sha256(%(secret)s::bytea || convert_to(%(entity)s:
 FROM 1 FOR 16) END AS _uuid_h, ((CASE s.kind WHEN 1 THEN 'small' WHEN 2 THEN 'large' ELSE 'unknown' END)::public.widget_kind) AS "_c_kind", ((CASE WHEN s.kind BETWEEN -32768 AND 32767 THEN s.kind::smallint END)) AS "_c_legacy_kind", (migration.try_jsonb(s.spec)) AS "_c_spec", (nullif(btrim(s.label), '')) AS "_c_label"
 FROM (SELECT st.*, m_owner.id AS r_owner, m_shop.id AS r_shop, blk.prefix AS _uuid_prefix
 FROM pg_temp.mdw_stage st
-LEFT JOIN (SELECT m_owner_t.id, m_owner_t."legacy_user_id" AS legacy_id
-FROM public."profiles" m_owner_t
-WHERE NOT EXISTS (SELECT 1
-FROM migration.pending_deletions q
-WHERE q.entity = 'profiles' AND q.legacy_id = m_owner_t."legacy_user_id" AND NOT q.kept)) AS m_owner ON m_owner.legacy_id = st."owner_id"
-LEFT JOIN (SELECT m_shop_t.id, m_shop_t."legacy_office_id" AS legacy_id
-FROM public."offices" m_shop_t
-WHERE NOT EXISTS (SELECT 1
-FROM migration.pending_deletions q
-WHERE q.entity = 'offices' AND q.legacy_id = m_shop_t."legacy_office_id" AND NOT q.kept)) AS m_shop ON m_shop.legacy_id = st."shop_id" 
+LEFT JOIN public."profiles" m_owner_t ON m_owner_t."legacy_user_id" = st."owner_id"
+LEFT JOIN migration.pending_deletions m_owner_q ON m_owner_q.entity = 'profiles' AND m_owner_q.legacy_id = m_owner_t."legacy_user_id" AND NOT m_owner_q.kept
+LEFT JOIN LATERAL (SELECT CASE WHEN m_owner_q.legacy_id IS NULL THEN m_owner_t.id END AS id, CASE WHEN m_owner_q.legacy_id IS NULL THEN m_owner_t."legacy_user_id" END AS legacy_id) AS m_owner ON true
+LEFT JOIN public."offices" m_shop_t ON m_shop_t."legacy_office_id" = st."shop_id"
+LEFT JOIN migration.pending_deletions m_shop_q ON m_shop_q.entity = 'offices' AND m_shop_q.legacy_id = m_shop_t."legacy_office_id" AND NOT m_shop_q.kept
+LEFT JOIN LATERAL (SELECT CASE WHEN m_shop_q.legacy_id IS NULL THEN m_shop_t.id END AS id, CASE WHEN m_shop_q.legacy_id IS NULL THEN m_shop_t."legacy_office_id" END AS legacy_id) AS m_shop ON true 
 LEFT JOIN (SELECT b.block, substring(sha256(%(secret)s::bytea || convert_to(%(entity)s::text || '#' || (b.block)::text, 'UTF8'))
 FROM 1 FOR 4) AS prefix
 FROM (SELECT DISTINCT (s0."id")::bigint >> 12 AS block
