@@ -447,6 +447,32 @@ def test_a_change_below_a_resumed_checkpoint_still_reaches_the_next_sync(
     )
 
 
+def _sync_explaining(
+    legacy: str,
+    migrated: str,
+    monkeypatch: pytest.MonkeyPatch,
+    chosen: Callable[[str], bool],
+    seed: int,
+) -> tuple[dict[str, int], list[str]]:
+    """Changes 5 % of the large tables and syncs in batches of 100; returns the sync's
+    totals and the plans of its statements that `chosen` picks (each is also run)."""
+    plans: list[str] = []
+    real = psycopg.Connection.execute
+
+    def explained(self: Any, query: Any, params: Any = None, **kwargs: Any) -> Any:
+        text = query.decode() if isinstance(query, bytes) else str(query)
+        if chosen(text):
+            plan = real(self, ("EXPLAIN " + text).encode(), params).fetchall()
+            plans.append("\n".join(str(r[0]) for r in plan))
+        return real(self, query, params, **kwargs)
+
+    churn.churn(legacy, 0.05, seed=seed)
+    monkeypatch.setattr(psycopg.Connection, "execute", explained)
+    outcome = sync(legacy, migrated, "all", batch_size=100)
+    monkeypatch.undo()
+    return totals(outcome), plans
+
+
 def test_parents_are_looked_up_not_anti_joined_whole(
     legacy: str, migrated: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -454,21 +480,16 @@ def test_parents_are_looked_up_not_anti_joined_whole(
     to its own rows. Written as the parent's mapped rows (`NOT EXISTS` on the queue) inside
     the outer join, every batch's plan anti-joined the whole parent table with the queue
     before its rows met it: each sync batch of order files read every file (decision 109)."""
-    plans: list[str] = []
-    real = psycopg.Connection.execute
-
-    def explained(self: Any, query: Any, params: Any = None, **kwargs: Any) -> Any:
-        text = query.decode() if isinstance(query, bytes) else str(query)
-        if text.startswith("INSERT INTO pg_temp.mdw_work SELECT") and "LEFT JOIN public." in text:
-            plan = real(self, ("EXPLAIN " + text).encode(), params).fetchall()
-            plans.append("\n".join(str(r[0]) for r in plan))
-        return real(self, query, params, **kwargs)
-
-    churn.churn(legacy, 0.05, seed=9)
-    monkeypatch.setattr(psycopg.Connection, "execute", explained)
-    outcome = sync(legacy, migrated, "all", batch_size=100)
-    monkeypatch.undo()
-    assert totals(outcome)["updated"] > 0
+    counted, plans = _sync_explaining(
+        legacy,
+        migrated,
+        monkeypatch,
+        lambda text: (
+            text.startswith("INSERT INTO pg_temp.mdw_work SELECT") and "LEFT JOIN public." in text
+        ),
+        seed=9,
+    )
+    assert counted["updated"] > 0
     assert len(plans) > 10
     assert not [p for p in plans if "Anti Join" in p]
     assert_counts_are_the_tables(migrated)
@@ -480,23 +501,16 @@ def test_deletions_are_queued_and_settled_by_hashing(
     """`pending_deletions` fills during a pass, after its statistics were taken: planned
     from those, the statements that queue and settle a batch's deletions looped over every
     queued row of the entity for each key (decision 107). Their plans hash instead."""
-    plans: list[str] = []
-    real = psycopg.Connection.execute
-
-    def explained(self: Any, query: Any, params: Any = None, **kwargs: Any) -> Any:
-        text = query.decode() if isinstance(query, bytes) else str(query)
-        if text.startswith(
+    counted, plans = _sync_explaining(
+        legacy,
+        migrated,
+        monkeypatch,
+        lambda text: text.startswith(
             ("INSERT INTO migration.pending_deletions", "DELETE FROM migration.pending_deletions")
-        ):
-            plan = real(self, ("EXPLAIN " + text).encode(), params).fetchall()
-            plans.append("\n".join(str(r[0]) for r in plan))
-        return real(self, query, params, **kwargs)
-
-    churn.churn(legacy, 0.05, seed=5)
-    monkeypatch.setattr(psycopg.Connection, "execute", explained)
-    outcome = sync(legacy, migrated, "all", batch_size=100)
-    monkeypatch.undo()
-    assert totals(outcome)["deleted"] > 0
+        ),
+        seed=5,
+    )
+    assert counted["deleted"] > 0
     assert len(plans) > 10
     assert not [p for p in plans if "Nested Loop" in p]
     assert_counts_are_the_tables(migrated)
