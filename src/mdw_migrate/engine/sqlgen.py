@@ -18,7 +18,7 @@ import hashlib
 import re
 from dataclasses import dataclass
 
-from ..state import BatchKeys, fingerprints, id_map
+from ..state import BatchKeys, fingerprints
 from ..state._conn import in_batch
 from ..state.id_map import MappedTable
 from .spec import Col, EntitySpec, Ref, computed_column
@@ -370,7 +370,8 @@ def work_select(spec: EntitySpec) -> str:
     ref_cols = []
     for ref in spec.refs:
         m = f"m_{ref.name}"
-        joins.append(id_map.parent_join(m, parent_mapped(ref), f"st.{q(ref.source)}"))
+        # `m.id` is the parent's UUID, NULL when it is not mapped.
+        joins.append(parent_mapped(ref).lookup(m, f"st.{q(ref.source)}"))
         ref_cols.append(f"{m}.id AS {ref.alias}")
     ref_cols.append("blk.prefix AS _uuid_prefix")
     joins.append(_blocks_join(key))

@@ -74,12 +74,6 @@ class MappedTable:
         )
 
 
-def parent_join(alias: str, parent: MappedTable, legacy_id_sql: str) -> str:
-    """`LEFT JOIN` of the parent's mapped row as `alias`: `alias.id` is the parent's UUID,
-    NULL if missing (never migrated, or queued for deletion)."""
-    return parent.lookup(alias, legacy_id_sql)
-
-
 def count(conn: Conn, mapped: MappedTable) -> int:
     row = conn.execute(f"SELECT count(*) FROM {mapped.rows('m')}".encode()).fetchone()
     return int(row[0]) if row else 0
