@@ -180,6 +180,26 @@ def test_inline_uuid_of_the_engine_equals_the_sql_function(
         )
 
 
+@pytest.mark.parametrize("first, last", [(0, -1), (-1, 1), (2, 3)])
+def test_block_prefixes_passed_by_a_batch_equal_the_hashed_ones(
+    target: psycopg.Connection[Any], first: int, last: int
+) -> None:
+    """A batch hashes its blocks' prefixes in Python and the transform looks each row's up;
+    a row of a block the array does not reach (none, when the batch spans too many blocks)
+    hashes its own. Either way the prefix is the derivation's."""
+    from mdw_migrate.engine.sqlgen import block_prefix, block_prefixes, passed_block_prefix
+
+    prefixes = block_prefixes(b"k", "patients", first, last)
+    assert len(prefixes) == last - first + 1
+    rows = target.execute(
+        f"SELECT {passed_block_prefix('g')}, {block_prefix('g >> 12')}"
+        " FROM generate_series(-5000, 4096 * 4, 97) AS g ORDER BY g",
+        {"secret": b"k", "entity": "patients", "first_block": first, "block_prefixes": prefixes},
+    ).fetchall()
+    assert len(rows) > 200 and all(passed == hashed for passed, hashed in rows)
+    assert len({hashed for _, hashed in rows}) == 6  # blocks -2 to 4
+
+
 def test_layout_2_shares_a_prefix_within_a_block_and_nothing_else(
     target: psycopg.Connection[Any],
 ) -> None:

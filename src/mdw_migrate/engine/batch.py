@@ -54,8 +54,28 @@ class Window:
 
 
 def params(session: Session, keys: BatchKeys) -> dict[str, Any]:
-    """The batch statements' parameters: the batch's keys and the UUID secret and layout."""
-    return {**keys.params(), "secret": session.ctx.secret, "uuid_layout": session.ctx.uuid_layout}
+    """The batch statements' parameters: the batch's keys and the UUID secret and layout
+    (with no block prefixes passed: the transform then hashes each row's, `uuid_blocks`)."""
+    return {
+        **keys.params(),
+        "secret": session.ctx.secret,
+        "uuid_layout": session.ctx.uuid_layout,
+        "first_block": 0,
+        "block_prefixes": [],
+    }
+
+
+def uuid_blocks(session: Session, spec: EntitySpec) -> dict[str, Any]:
+    """The layout-2 prefixes of the staged rows' blocks, for the transform to look up
+    (`sqlgen.passed_block_prefix`); none when the batch spans too many blocks."""
+    if session.ctx.uuid_layout != 2:
+        return {}
+    row = session.target.execute(sqlgen.stage_blocks(spec).encode()).fetchone()
+    if row is None or row[0] is None or row[1] - row[0] >= sqlgen.MAX_PASSED_BLOCKS:
+        return {}
+    first, last = int(row[0]), int(row[1])
+    prefixes = sqlgen.block_prefixes(session.ctx.secret, spec.name, first, last)
+    return {"first_block": first, "block_prefixes": prefixes}
 
 
 def run(session: Session, spec: EntitySpec, batch_no: int, window: Window) -> BatchStats | None:
@@ -81,7 +101,7 @@ def run(session: Session, spec: EntitySpec, batch_no: int, window: Window) -> Ba
             target.execute("SET LOCAL default_statistics_target = 10")
             target.execute(sqlgen.analyze_stage(spec).encode())
         transform = sqlgen.fill_work(spec, target.info.server_version)
-        target.execute(transform.encode(), params(session, keys))
+        target.execute(transform.encode(), {**params(session, keys), **uuid_blocks(session, spec)})
         apply_fallbacks(target, spec)
         counts = target.execute(sqlgen.BATCH_COUNTS).fetchone()
         assert counts is not None

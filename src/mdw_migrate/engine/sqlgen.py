@@ -9,7 +9,7 @@ and from `work` into the target table with one set-based statement; the target t
 the id map (state/id_map.py). Outcomes and quality issues are the state package's tables:
 this module gives it SELECTs over `work` (`MIGRATED_KEYS`, `OUTCOMES`, `flagged_issues`) and
 it writes them. Statements take named parameters: secret, entity, run_id, batch_no, lo, hi
-(see state.BatchKeys).
+(see state.BatchKeys), and the transform first_block and block_prefixes (`block_prefixes`).
 """
 
 from __future__ import annotations
@@ -169,7 +169,12 @@ def mapping_hash(spec: EntitySpec, environment: str = "") -> str:
     aliases). A sync then re-reads the whole entity instead of trusting fingerprints of rows
     mapped otherwise."""
     text = "\n".join(
-        [spec.source.query, str(spec.source.rows_of), work_select(spec), upsert_target(spec)]
+        [
+            spec.source.query,
+            str(spec.source.rows_of),
+            work_select(spec, defining=True),
+            upsert_target(spec),
+        ]
     )
     return hashlib.sha256((text + environment).encode()).hexdigest()[:16]
 
@@ -300,6 +305,45 @@ def block_prefix(block: str) -> str:
     )
 
 
+# A batch's blocks are few (a 50,000-row batch of dense ids spans 13): their prefixes are
+# hashed in Python, once a block, and passed as an array of int4, where a row finds its own by
+# subscript. Joining a table of the blocks' hashes instead cost 1 µs a row of the transform.
+MAX_PASSED_BLOCKS = 4096
+
+
+def stage_blocks(spec: EntitySpec) -> str:
+    """The first and last UUID block of the staged keys (through the stage's key index)."""
+    key = q(spec.source.key)
+    return (
+        f"SELECT min({key})::bigint >> {UUID_BLOCK_BITS}, max({key})::bigint >> {UUID_BLOCK_BITS}"
+        f" FROM {STAGE}"
+    )
+
+
+def block_prefixes(secret: bytes, entity: str, first: int, last: int) -> list[int]:
+    """`block_prefix` of the blocks `first` to `last`, each as the int4 whose `int4send`
+    gives those 4 bytes."""
+    return [
+        int.from_bytes(
+            hashlib.sha256(secret + f"{entity}#{block}".encode()).digest()[:4], "big", signed=True
+        )
+        for block in range(first, last + 1)
+    ]
+
+
+def passed_block_prefix(legacy_id: str) -> str:
+    """The prefix of `legacy_id`'s block: looked up in `%(block_prefixes)s` (the prefixes of
+    the blocks from `%(first_block)s` on, `block_prefixes`), hashed in the row where the
+    array does not reach (an empty one: every row)."""
+    block = f"(({legacy_id})::bigint >> {UUID_BLOCK_BITS})"
+    offset = f"{block} - %(first_block)s::bigint"
+    looked_up = (
+        f"int4send((%(block_prefixes)s::int4[])[CASE WHEN {offset} BETWEEN 0 AND"
+        f" cardinality(%(block_prefixes)s::int4[]) - 1 THEN ({offset} + 1)::int END])"
+    )
+    return f"coalesce({looked_up}, {block_prefix(block)})"
+
+
 def uuid_hash(legacy_id: str, prefix: str | None = None) -> str:
     """The 16 bytes a UUID is made of (`uuid_of_hash`): the keyed hash of (entity, id), whose
     first 4 bytes layout 2 takes from the id's block instead. `%(uuid_layout)s` is the
@@ -338,15 +382,6 @@ def made_by_tool(alias: str, legacy_id: str) -> str:
     return f"{alias}.id = {uuid_expr(legacy_id)}"
 
 
-def _blocks_join(key: str) -> str:
-    """The layout-2 prefix of every block of the batch, hashed once per block and joined."""
-    return (
-        f" LEFT JOIN (SELECT b.block, {block_prefix('b.block')} AS prefix FROM"
-        f" (SELECT DISTINCT (s0.{key})::bigint >> {UUID_BLOCK_BITS} AS block FROM {STAGE} s0)"
-        f" AS b) AS blk ON blk.block = (st.{key})::bigint >> {UUID_BLOCK_BITS}"
-    )
-
-
 def underived_uuids(spec: EntitySpec) -> str:
     """(rows, rows whose id is not the UUID derived from their legacy id) of the entity's
     target table: the id map checked whole, one hash a row and one a block."""
@@ -363,8 +398,11 @@ def underived_uuids(spec: EntitySpec) -> str:
     )
 
 
-def work_select(spec: EntitySpec) -> str:
-    """SELECT over the staged rows producing the `work` rows."""
+def work_select(spec: EntitySpec, *, defining: bool = False) -> str:
+    """SELECT over the staged rows producing the `work` rows. `defining`: the UUID's block
+    prefix hashed in every row, as the derivation defines it, rather than passed by the batch
+    (the same values; the mapping hash is taken of this form, so how a batch finds the
+    prefix is not part of the mapping)."""
     key = q(spec.source.key)
     joins = []
     ref_cols = []
@@ -373,12 +411,11 @@ def work_select(spec: EntitySpec) -> str:
         # `m.id` is the parent's UUID, NULL when it is not mapped.
         joins.append(parent_mapped(ref).lookup(m, f"st.{q(ref.source)}"))
         ref_cols.append(f"{m}.id AS {ref.alias}")
-    ref_cols.append("blk.prefix AS _uuid_prefix")
-    joins.append(_blocks_join(key))
     inner = " ".join([f"SELECT st.*{''.join(', ' + c for c in ref_cols)} FROM {STAGE} st", *joins])
     # Values are computed once, in a layer of their own (OFFSET 0 keeps the planner from
     # merging it back), so issue conditions can test them without computing them again.
-    values = f", {uuid_hash(f's.{key}', 's._uuid_prefix')} AS _uuid_h"
+    prefix = None if defining else passed_block_prefix(f"s.{key}")
+    values = f", {uuid_hash(f's.{key}', prefix)} AS _uuid_h"
     values += "".join(
         f", ({_frag(col.expr)}) AS {q(computed_column(col.name))}" for col in spec.columns
     )
