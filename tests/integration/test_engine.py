@@ -126,8 +126,10 @@ def test_bulk_load_defers_and_restores_constraints_and_indexes(
     deferred: list[str] = []
     real_defer = bulk.defer
 
-    def spy(conn: psycopg.Connection[tuple[object, ...]], entity: str, table: str) -> int:
-        count = real_defer(conn, entity, table)
+    def spy(
+        conn: psycopg.Connection[tuple[object, ...]], entity: str, table: str, legacy: str | None
+    ) -> int:
+        count = real_defer(conn, entity, table, legacy)
         deferred.append(entity)
         return count
 
@@ -145,6 +147,8 @@ def test_bulk_load_defers_and_restores_constraints_and_indexes(
     # The primary key of a table nothing references is deferred too; a referenced one keeps it.
     assert ("doctor_offices", "primary_key") in kinds
     assert ("patients", "index") in kinds and ("patients", "primary_key") not in kinds
+    # A full pass into an empty table defers the legacy key as well (decision 110).
+    assert ("patients", "unique_key") in kinds
     assert _constraints(bulked) == expected
     # A run that filled tables leaves them analysed (a sync may follow before autovacuum).
     analysed = "SELECT reltuples FROM pg_class WHERE oid = 'migration.range_fingerprints'::regclass"
@@ -176,9 +180,12 @@ def test_constraints_left_deferred_by_a_crash_come_back_on_the_next_run(
         schema.apply(conn)
     expected = _constraints(target)
     run(source, target, "core", batch_size=30)
-    # As if a run had deferred the patients' constraints and died before restoring them.
+    # As if a run had deferred the patients' constraints, their legacy key among them, and
+    # died before restoring them: the next run upserts against that key, so it comes first.
     with psycopg.connect(target, autocommit=True) as conn, conn.transaction():
-        assert bulk.defer(conn, "patients", "patients") >= 3
+        assert bulk.defer(conn, "patients", "patients", "legacy_patient_id") >= 4
+        kinds = conn.execute("SELECT kind FROM migration.deferred_ddl").fetchall()
+        assert ("unique_key",) in kinds
     assert _constraints(target) != expected
     run(source, target, "patients", batch_size=30)
     assert _constraints(target) == expected

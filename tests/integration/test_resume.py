@@ -86,6 +86,9 @@ def assert_complete(source: str, target: str) -> None:
     primary = "SELECT pg_get_constraintdef(oid) FROM pg_constraint"
     primary += " WHERE conrelid = 'system_messages'::regclass AND contype = 'p'"
     assert scalar(target, primary) == "PRIMARY KEY (id)"
+    unique = "SELECT pg_get_constraintdef(oid) FROM pg_constraint"
+    unique += " WHERE conrelid = 'system_messages'::regclass AND contype = 'u'"
+    assert scalar(target, unique) == "UNIQUE (legacy_notification_id)"
     # Every entity of the run validates, money sums included (orders' amounts, doctors' credit).
     with psycopg.connect(source) as s, psycopg.connect(target, autocommit=True) as t:
         for name in CATALOGUE.order(CATALOGUE.closure([ENTITY])):
@@ -116,7 +119,12 @@ def test_sigkill_at_random_points_then_resume(
             deferred = rows(target, "SELECT DISTINCT entity FROM migration.deferred_ddl")
             assert deferred == [{"entity": ENTITY}]
             kinds = rows(target, "SELECT DISTINCT kind FROM migration.deferred_ddl ORDER BY 1")
-            assert [k["kind"] for k in kinds] == ["foreign_key", "index", "primary_key"]
+            assert [k["kind"] for k in kinds] == [
+                "foreign_key",
+                "index",
+                "primary_key",
+                "unique_key",
+            ]
     proc = start(env, tmp_path, "--resume")
     _, err = proc.communicate(timeout=300)
     assert proc.returncode == 0, err[-2000:]

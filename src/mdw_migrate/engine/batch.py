@@ -34,7 +34,9 @@ class Window:
     A batch owns the keys it covers, not only the rows it reads: a target row in them whose
     legacy row is gone is taken out. The last batch of a pass (fewer rows than `size`) covers
     everything up to `upper`, or to the end. `tracked`: the entity was migrated before, so
-    the legacy ids whose mapping changes are recorded for its dependants.
+    the legacy ids whose mapping changes are recorded for its dependants. `into_empty`: the
+    pass began with the table empty and reads each key once, so every batch's keys are fresh
+    (the table's legacy key is deferred, decision 110).
     """
 
     last_key: int | None
@@ -45,6 +47,7 @@ class Window:
     tracked: bool = False
     # False: the batch is counted, and commits no checkpoint (a sync's).
     checkpoint: bool = True
+    into_empty: bool = False
 
     @property
     def lo(self) -> int:
@@ -120,10 +123,7 @@ def run(session: Session, spec: EntitySpec, batch_no: int, window: Window) -> Ba
             # A full batch ends at its last key; the last one covers the rest of the range.
             end = window.upper if window.upper is not None else state.MAX_KEY
             keys = keys.up_to(last_read if full and last_read is not None else end)
-        fresh_row = target.execute(
-            sqlgen.range_is_fresh(spec, keys).encode(), params(session, keys)
-        ).fetchone()
-        fresh = bool(fresh_row and fresh_row[0])
+        fresh = window.into_empty or _is_fresh(session, spec, keys)
         if rows == 0 and fresh and not window.spans:
             return None
         stats = BatchStats(
@@ -188,6 +188,13 @@ def run(session: Session, spec: EntitySpec, batch_no: int, window: Window) -> Ba
             )
     stats.seconds = time.perf_counter() - started
     return stats
+
+
+def _is_fresh(session: Session, spec: EntitySpec, keys: BatchKeys) -> bool:
+    row = session.target.execute(
+        sqlgen.range_is_fresh(spec, keys).encode(), params(session, keys)
+    ).fetchone()
+    return bool(row and row[0])
 
 
 def take_out_rejected(

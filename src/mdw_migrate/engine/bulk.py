@@ -7,9 +7,11 @@ validates every row in one join. The values loaded are UUIDs resolved through th
 the re-added keys hold by construction, and if one did not, re-adding it fails loudly. The
 UUID primary key of a table that no foreign key references is deferred too (decision 103):
 nothing reads a table by its UUIDs while it loads, and each UUID is derived from a distinct
-legacy id. The other unique keys stay: upserts arbitrate on the legacy id, parents are looked
-up by it, and a unique rule of the data (one order file a file) rejects the row that breaks
-it. What was dropped is recorded in the state's deferred DDL in the same transaction, so a
+legacy id. So is the legacy id's unique key when a full pass fills the empty table
+(decision 110): it reads each key once, in key order, so its batches know their keys are
+fresh without asking the index, and dependants, which look rows up by it, start after the
+restore. A unique rule of the data (one order file a file) stays and rejects the row that
+breaks it. What was dropped is recorded in the state's deferred DDL in the same transaction, so a
 crash in between is repaired by the entity's next run.
 """
 
@@ -25,6 +27,9 @@ from .sqlgen import q
 
 log = logging.getLogger("mdw_migrate.bulk")
 Conn = psycopg.Connection[tuple[Any, ...]]
+
+# The kind of deferred object a legacy id's unique key is recorded as.
+LEGACY_KEY = "unique_key"
 
 # Below this many source rows the per-row checks cost less than rebuilding afterwards.
 BULK_THRESHOLD = 50_000
@@ -42,10 +47,10 @@ def _one_at_a_time(conn: Conn) -> None:
     conn.execute("SELECT pg_advisory_xact_lock(hashtext('mdw-migrate bulk ddl'))")
 
 
-def defer(conn: Conn, entity: str, table: str) -> int:
-    """Drops the table's foreign keys, non-unique indexes and (when nothing references the
-    table) primary key, recording how to re-create them. Returns how many objects were
-    deferred."""
+def defer(conn: Conn, entity: str, table: str, legacy_column: str | None = None) -> int:
+    """Drops the table's foreign keys, non-unique indexes, (when nothing references the
+    table) primary key and (when given) the unique key of `legacy_column`, recording how to
+    re-create them. Returns how many objects were deferred."""
     _one_at_a_time(conn)
     relation = f"public.{q(table)}"
     objects = conn.execute(
@@ -56,10 +61,18 @@ def defer(conn: Conn, entity: str, table: str) -> int:
         " OR (contype = 'p' AND NOT EXISTS (SELECT 1 FROM pg_constraint r"
         " WHERE r.contype = 'f' AND r.confrelid = %s::regclass)))"
         " UNION ALL"
+        " SELECT c.conname, %s, format('ALTER TABLE %%s ADD CONSTRAINT %%I %%s',"
+        " %s::text, c.conname, pg_get_constraintdef(c.oid))"
+        " FROM pg_constraint c JOIN pg_attribute a ON a.attrelid = c.conrelid"
+        " AND c.conkey = ARRAY[a.attnum]"
+        " WHERE c.conrelid = %s::regclass AND c.contype = 'u' AND a.attname = %s"
+        " AND NOT EXISTS (SELECT 1 FROM pg_constraint r WHERE r.contype = 'f'"
+        " AND r.conindid = c.conindid)"
+        " UNION ALL"
         " SELECT c.relname, 'index', pg_get_indexdef(i.indexrelid)"
         " FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid"
         " WHERE i.indrelid = %s::regclass AND NOT i.indisunique AND NOT i.indisprimary",
-        [relation, relation, relation, relation],
+        [relation, relation, relation, LEGACY_KEY, relation, relation, legacy_column, relation],
     ).fetchall()
     for name, kind, create_sql in objects:
         state.deferred.record(conn, entity, name, kind, create_sql)
@@ -75,10 +88,10 @@ def defer(conn: Conn, entity: str, table: str) -> int:
     return len(objects)
 
 
-def restore(conn: Conn, entity: str) -> int:
-    """Re-creates what `defer` dropped for the entity (the primary key, the indexes, then
-    the foreign keys)."""
-    rows = state.deferred.pending(conn, entity)
+def restore(conn: Conn, entity: str, kinds: list[str] | None = None) -> int:
+    """Re-creates what `defer` dropped for the entity (of `kinds`, or all): the legacy key,
+    the primary key, the indexes, then the foreign keys."""
+    rows = state.deferred.pending(conn, entity, kinds)
     if rows:
         _one_at_a_time(conn)
     for name, create_sql in rows:

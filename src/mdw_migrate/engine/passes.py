@@ -156,6 +156,7 @@ class Pass:
         *,
         tracked: bool = False,
         checkpoints: bool = True,
+        into_empty: bool = False,
     ) -> None:
         self.session = session
         self.spec = spec
@@ -165,6 +166,8 @@ class Pass:
         # False for a sync's fallback over spans: a sync resumes from its fingerprints, and
         # a checkpoint there would tell `migrate --resume` to skip the keys below it.
         self.checkpoints = checkpoints
+        # The table was empty when this pass (of which this may be one range) began.
+        self.into_empty = into_empty
 
     @property
     def ctx(self) -> RunContext:
@@ -191,6 +194,7 @@ class Pass:
                 range_no,
                 tracked=self.tracked,
                 checkpoint=self.checkpoints,
+                into_empty=self.into_empty,
             )
             try:
                 stats = failures.attempt(
@@ -305,6 +309,7 @@ def run_ranges(
     ranges: list[Range],
     *,
     tracked: bool = False,
+    into_empty: bool = False,
 ) -> PassResult:
     """Runs the unfinished key ranges, each from its own checkpoint: on parallel workers
     (own connections, the run's snapshot) when the run has them, else one after another.
@@ -316,7 +321,7 @@ def run_ranges(
     ctx = replace(outer, should_stop=lambda: outer.should_stop() or failed.is_set())
 
     def finish(worker: Session, n: int, lo: int, hi: int, last: int | None) -> PassResult:
-        done = Pass(worker, spec, reporter, repair, tracked=tracked).run(
+        done = Pass(worker, spec, reporter, repair, tracked=tracked, into_empty=into_empty).run(
             batch_size, lo if last is None else last, hi, range_no=n
         )
         if not ctx.should_stop():

@@ -89,16 +89,26 @@ class EntityRunner:
                 "details": {"rows": total, "pass": result.pass_kind},
             },
         )
+        # A full pass into an empty table reads each legacy key once, in key order: its
+        # batches need not ask the table whether their keys are fresh, so the legacy key's
+        # index waits with the others (decision 110).
+        into_empty = False
         if not ctx.dry_run and total >= bulk.BULK_THRESHOLD:
             with session.target.transaction():
                 if bulk.table_is_empty(session.target, spec.target):
-                    bulk.defer(session.target, spec.name, spec.target)
+                    into_empty = plan.buckets is None
+                    legacy_key = spec.legacy_column if into_empty else None
+                    bulk.defer(session.target, spec.name, spec.target, legacy_key)
+        if not ctx.dry_run and not into_empty:
+            # A run killed during a bulk load left it deferred: this pass upserts against it.
+            with session.target.transaction():
+                bulk.restore(session.target, spec.name, [bulk.LEGACY_KEY])
         one_pass = passes.Pass(session, spec, self.reporter, prepare, tracked=plan.tracked)
         try:
             if plan.buckets is not None:
                 done = one_pass.run_spans(size, passes.spans_of(plan.buckets, plan.keys, size))
             else:
-                done = self._full_pass(spec, begin, row, size, plan.tracked)
+                done = self._full_pass(spec, begin, row, size, plan.tracked, into_empty)
         finally:
             # Constraints come back whether the pass completed or stopped; if the connection
             # is gone, state.deferred keeps them for the entity's next run.
@@ -184,8 +194,10 @@ class EntityRunner:
         counted: tuple[Any, ...] | None,
         size: int,
         tracked: bool,
+        into_empty: bool,
     ) -> passes.PassResult:
-        """Every source row, from `begin`: split over the workers when the entity is large."""
+        """Every source row, from `begin`: split over the workers when the entity is large.
+        `into_empty`: the table was empty when the pass began (`passes.Pass`)."""
         session, ctx = self.session, self.session.ctx
         prepare = self.preparer(spec)
         ranges = begin.ranges
@@ -198,11 +210,20 @@ class EntityRunner:
                 int(counted[2]),
                 int(counted[1]),
             )
-        one_pass = passes.Pass(session, spec, self.reporter, prepare, tracked=tracked)
+        one_pass = passes.Pass(
+            session, spec, self.reporter, prepare, tracked=tracked, into_empty=into_empty
+        )
         if not ranges:
             return one_pass.run(size, begin.key, None)
         done = passes.run_ranges(
-            session, spec, self.reporter, prepare, size, ranges, tracked=tracked
+            session,
+            spec,
+            self.reporter,
+            prepare,
+            size,
+            ranges,
+            tracked=tracked,
+            into_empty=into_empty,
         )
         if not ctx.should_stop():
             # A resumed split pass reads a newer snapshot than the one its ranges were cut

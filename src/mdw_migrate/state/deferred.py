@@ -1,4 +1,4 @@
-"""`migration.deferred_ddl`: the foreign keys, indexes and primary keys a bulk load dropped,
+"""`migration.deferred_ddl`: the foreign keys, indexes, primary and legacy keys a bulk load dropped,
 with the statement that re-creates each, recorded in the transaction that drops them."""
 
 from __future__ import annotations
@@ -14,13 +14,13 @@ def record(conn: Conn, entity: str, name: str, kind: str, create_sql: str) -> No
     )
 
 
-def pending(conn: Conn, entity: str) -> list[tuple[str, str]]:
-    """(object name, create statement): the primary key, the indexes, then the foreign
-    keys."""
+def pending(conn: Conn, entity: str, kinds: list[str] | None = None) -> list[tuple[str, str]]:
+    """(object name, create statement) of `kinds` (all when None): the legacy key, the
+    primary key, the indexes, then the foreign keys."""
     rows = conn.execute(
         "SELECT object_name, create_sql FROM migration.deferred_ddl WHERE entity = %s"
-        " ORDER BY kind DESC, object_name",
-        [entity],
+        " AND (%s::text[] IS NULL OR kind = ANY(%s::text[])) ORDER BY kind DESC, object_name",
+        [entity, kinds, kinds],
     ).fetchall()
     return [(str(name), str(create_sql)) for name, create_sql in rows]
 
