@@ -136,15 +136,16 @@ def run(session: Session, spec: EntitySpec, batch_no: int, window: Window) -> Ba
             last_key=last_read if last_read is not None else keys.lo,
             seconds=0.0,
         )
-        mapped = sqlgen.mapped(spec)
         unmapped: list[int] = []
         if not fresh:
             unmapped = _take_out(session, spec, keys, stats)
         elif window.tracked and (excluded or rejected or migrated):
-            # Nothing of these keys is mapped, but rows of them may have been rejected before.
+            # Nothing of these keys is in the table (so it is not joined: a pass into an
+            # empty one has no legacy key to look them up by), but rows of them may have
+            # been rejected before.
             target.execute(sqlgen.ANALYZE_WORK)
             stats.outcome_changes = state.outcomes.transitions(
-                target, mapped, sqlgen.WORK_OUTCOMES, keys
+                target, None, sqlgen.WORK_OUTCOMES, keys
             )
         state.outcomes.clear(target, keys)
         state.issues.clear(target, keys)
@@ -208,6 +209,10 @@ def take_out_rejected(
     target.execute(
         f"INSERT INTO {sqlgen.WORK} (_legacy_id, _outcome) VALUES (%s, 'rejected')", [keys.hi]
     )
+    if window.into_empty:
+        # None of the keys is in the table, whose legacy key is deferred: nothing to take out.
+        stats.outcome_changes = state.outcomes.transitions(target, None, sqlgen.WORK_OUTCOMES, keys)
+        return 0
     unmapped = _take_out(session, spec, keys, stats)
     if unmapped and window.tracked:
         state.changes.record(target, unmapped, keys)

@@ -24,14 +24,20 @@ def clear(conn: Conn, keys: BatchKeys) -> None:
     )
 
 
-def transitions(conn: Conn, mapped: MappedTable, rows_sql: str, keys: BatchKeys) -> int:
+def transitions(conn: Conn, mapped: MappedTable | None, rows_sql: str, keys: BatchKeys) -> int:
     """How many rows of `rows_sql` (legacy_id, outcome or 'migrated') existed before with
-    another outcome (run before the batch writes its target rows and outcomes)."""
+    another outcome (run before the batch writes its target rows and outcomes). `mapped`
+    None: the batch's keys are fresh, none of them is in the entity's table."""
+    lookup = (
+        mapped.lookup("m", "w.legacy_id")
+        if mapped is not None
+        else "LEFT JOIN LATERAL (SELECT NULL::bigint AS legacy_id) AS m ON true"
+    )
     row = conn.execute(
         "SELECT count(*) FROM (" + rows_sql + ") AS w (legacy_id, outcome)"
         " LEFT JOIN migration.row_outcomes o ON o.entity = %(entity)s"
         "  AND o.legacy_id = w.legacy_id"
-        f" {mapped.lookup('m', 'w.legacy_id')}"
+        f" {lookup}"
         " WHERE (o.legacy_id IS NOT NULL OR m.legacy_id IS NOT NULL)"
         " AND CASE WHEN m.legacy_id IS NOT NULL THEN 'migrated' ELSE o.outcome END"
         "  IS DISTINCT FROM w.outcome",
