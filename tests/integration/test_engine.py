@@ -163,6 +163,23 @@ def test_bulk_load_defers_and_restores_constraints_and_indexes(
     assert rows(bulked, query) == rows(plain, query)
     counts = "SELECT entity, count(*) FROM migration.id_map GROUP BY 1 ORDER BY 1"
     assert rows(bulked, counts) == rows(plain, counts)
+    # A bulk load writes its rows from the transform itself (decision 112): the same rows,
+    # values, metadata and issues as batches through `work` (UUIDs aside, which each
+    # target's secret derives, and the times a row was written, which default to now()).
+    issues = (
+        "SELECT entity, legacy_id, kind, column_name FROM migration.quality_issues"
+        " ORDER BY 1, 2, 3, 4"
+    )
+    assert rows(bulked, issues) == rows(plain, issues)
+    tables = "SELECT tablename FROM pg_tables WHERE schemaname = 'public' ORDER BY 1"
+    for table in [r["tablename"] for r in rows(plain, tables)]:
+        contents = (
+            "SELECT md5(string_agg(r::text, ',' ORDER BY r::text)) FROM (SELECT"
+            " (SELECT jsonb_object_agg(key, value) FROM jsonb_each(to_jsonb(t)) WHERE key NOT IN"
+            " ('updated_at', 'created_at') AND value::text !~ '^\"[0-9a-f]{8}-') AS r"
+            f" FROM public.{table} t) AS rows_of_table"
+        )
+        assert rows(bulked, contents) == rows(plain, contents), table
 
 
 def test_constraints_left_deferred_by_a_crash_come_back_on_the_next_run(

@@ -462,6 +462,85 @@ def test_json_nested_10000_deep(create_database: CreateDb) -> None:
         assert_accounted(src, dst, entity)
 
 
+@pytest.mark.parametrize("bulk_load", [False, True])
+def test_json_that_jsonb_refuses_is_kept_raw(
+    create_database: CreateDb, monkeypatch: pytest.MonkeyPatch, bulk_load: bool
+) -> None:
+    """A text json accepts and jsonb refuses (a \\u0000 escape, a number beyond numeric)
+    fails the batch's fast transform, which runs exact instead (decision 113): the row
+    migrates with no context, its text kept raw and an invalid_json issue, as any other
+    invalid JSON. In a bulk load the rows go straight into the table (decision 112)."""
+    from mdw_migrate.engine import batch, bulk
+
+    if bulk_load:
+        monkeypatch.setattr(bulk, "BULK_THRESHOLD", 1)
+    exact_runs: list[str] = []
+    real_guarded = batch.guarded
+
+    def spy(target: Any, statement_of: Callable[[bool], str], values: dict[str, Any]) -> Any:
+        try:
+            with target.transaction():
+                target.execute(statement_of(True).encode(), values)
+                raise _Undo
+        except psycopg.errors.DataError:
+            exact_runs.append(statement_of(False))
+        except _Undo:
+            pass
+        return real_guarded(target, statement_of, values)
+
+    monkeypatch.setattr(batch, "guarded", spy)
+    src = legacy(create_database, seed=402)
+    ids = [
+        int(r["id"])
+        for r in rows(src, "SELECT id FROM dispatch_notification ORDER BY id LIMIT 3 OFFSET 5")
+    ]
+    texts = ['{"a": "\\u0000"}', '{"n": 1e1000000}']
+    execute(
+        src,
+        *(
+            f"UPDATE dispatch_notification SET template_context = '{text}' WHERE id = {legacy_id}"
+            for legacy_id, text in zip(ids, texts, strict=False)
+        ),
+        f"UPDATE dispatch_notification SET template_context = '{{\"ok\": 1}}' WHERE id = {ids[2]}",
+    )
+    dst = target(create_database)
+    migrate_entities(src, dst, ["system_messages"], batch_size=500)
+    if server_version(dst) >= 160000:  # before 16 the SQL function is the only form
+        assert exact_runs, "no batch met a text that is JSON and not jsonb"
+        assert all("pg_input_is_valid" in statement for statement in exact_runs)
+    # A bulk load's batches write the table from the transform itself.
+    assert all(("AS MATERIALIZED" in statement) == bulk_load for statement in exact_runs)
+    for legacy_id, text in zip(ids, texts, strict=False):
+        assert assert_migrated_or_rejected(dst, "system_messages", legacy_id)
+        found = rows(
+            dst,
+            "SELECT context, metadata->'legacy_raw'->>'template_context' AS raw"
+            " FROM system_messages WHERE legacy_notification_id = %s",
+            legacy_id,
+        )
+        assert found == [{"context": None, "raw": text}], legacy_id
+        issues = rows(
+            dst,
+            "SELECT kind, column_name FROM migration.quality_issues"
+            " WHERE entity = 'system_messages' AND legacy_id = %s",
+            legacy_id,
+        )
+        assert issues == [{"kind": "invalid_json", "column_name": "context"}]
+    assert scalar(
+        dst, "SELECT context FROM system_messages WHERE legacy_notification_id = %s", ids[2]
+    ) == {"ok": 1}
+    assert_accounted(src, dst, "system_messages")
+
+
+class _Undo(Exception):
+    """Rolls a probe's savepoint back."""
+
+
+def server_version(conninfo: str) -> int:
+    with psycopg.connect(conninfo) as conn:
+        return conn.info.server_version
+
+
 # --- 5. dates out of range for Python -----------------------------------------------------------
 
 

@@ -113,6 +113,9 @@ def test_try_jsonb_is_written_out_for_postgresql_16_and_later() -> None:
         )
         == statement
     )
+    fast = sqlgen.fill_work(SPECS["widgets"], 170004, fast=True)
+    assert "(CASE WHEN (s.spec) IS JSON THEN (s.spec)::jsonb END)" in fast
+    assert sqlgen.fill_work(SPECS["widgets"], 150008, fast=True) == statement
     # Only a plain column is rewritten; anything else keeps the function.
     kept = 'migration.try_jsonb(s.a || s.b), migration.try_jsonb(s."Spec")'
     assert sqlgen.inline_try_jsonb(kept, 170004).startswith(

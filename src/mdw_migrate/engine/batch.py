@@ -5,10 +5,13 @@ commit together or not at all."""
 
 from __future__ import annotations
 
+import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+import psycopg
 from psycopg.types.json import Jsonb
 
 from .. import state
@@ -17,6 +20,8 @@ from . import sqlgen, staging
 from .context import BatchStats, Conn
 from .session import Session
 from .spec import EntitySpec
+
+log = logging.getLogger("mdw_migrate.batch")
 
 # A batch this large has its staged rows analysed before the transform: a wrong join plan
 # costs more than the ANALYZE there. A small one (a sync's spans) is looked up by index
@@ -103,10 +108,20 @@ def run(session: Session, spec: EntitySpec, batch_no: int, window: Window) -> Ba
             # A small sample is enough for join estimates (0.3 to 0.7 µs a row).
             target.execute("SET LOCAL default_statistics_target = 10")
             target.execute(sqlgen.analyze_stage(spec).encode())
-        transform = sqlgen.fill_work(spec, target.info.server_version)
-        target.execute(transform.encode(), {**params(session, keys), **uuid_blocks(session, spec)})
-        apply_fallbacks(target, spec)
-        counts = target.execute(sqlgen.BATCH_COUNTS).fetchone()
+        version = target.info.server_version
+        values = {**params(session, keys), **uuid_blocks(session, spec)}
+        # A bulk load's rows go straight into the table; `work` keeps only what the batch's
+        # state records (decision 112). A tracked entity records every key's transition, and
+        # a Python fallback must see its rows before they are written.
+        direct = window.into_empty and not window.tracked and not sqlgen.has_fallbacks(spec)
+        if direct:
+            counts = guarded(
+                target, lambda fast: sqlgen.load_fresh(spec, version, fast=fast), values
+            ).fetchone()
+        else:
+            guarded(target, lambda fast: sqlgen.fill_work(spec, version, fast=fast), values)
+            apply_fallbacks(target, spec)
+            counts = target.execute(sqlgen.BATCH_COUNTS).fetchone()
         assert counts is not None
         migrated, excluded, rejected = (int(v) for v in counts[:3])
         last_read = None if counts[3] is None else int(counts[3])
@@ -151,7 +166,10 @@ def run(session: Session, spec: EntitySpec, batch_no: int, window: Window) -> Ba
         state.issues.clear(target, keys)
         # The target table is the id map: writing its rows maps them (decision 96).
         newly_mapped: list[int] = []
-        if fresh:
+        if direct:
+            # A plain insert writes every migrated row or fails the batch.
+            stats.inserted = migrated
+        elif fresh:
             stats.inserted = max(
                 target.execute(sqlgen.insert_target(spec).encode(), params(session, keys)).rowcount,
                 0,
@@ -189,6 +207,23 @@ def run(session: Session, spec: EntitySpec, batch_no: int, window: Window) -> Ba
             )
     stats.seconds = time.perf_counter() - started
     return stats
+
+
+def guarded(
+    target: Conn, statement_of: Callable[[bool], str], values: dict[str, Any]
+) -> psycopg.Cursor[tuple[Any, ...]]:
+    """Runs the batch's transform in its fast form (`sqlgen.inline_try_jsonb`), under a
+    savepoint, and in its exact form when the fast one met a text that is JSON and not jsonb
+    (a data exception). A row's own error fails the exact form too, as it did before."""
+    fast, exact = statement_of(True), statement_of(False)
+    if fast == exact:
+        return target.execute(exact.encode(), values)
+    try:
+        with target.transaction():
+            return target.execute(fast.encode(), values)
+    except psycopg.errors.DataError:
+        log.info("a text is JSON and not jsonb", extra={"action": "transform_exact"})
+        return target.execute(exact.encode(), values)
 
 
 def _is_fresh(session: Session, spec: EntitySpec, keys: BatchKeys) -> bool:
