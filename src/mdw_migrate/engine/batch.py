@@ -222,7 +222,8 @@ def guarded(
         with target.transaction():
             return target.execute(fast.encode(), values)
     except psycopg.errors.DataError:
-        log.info("a text is JSON and not jsonb", extra={"action": "transform_exact"})
+        # Most likely a text that is JSON and not jsonb; a row's own error fails again below.
+        log.info("fast transform refused, running it exact", extra={"action": "transform_exact"})
         return target.execute(exact.encode(), values)
 
 
