@@ -12,6 +12,7 @@ noisy: read the ratios, not the absolute seconds.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import platform
@@ -34,6 +35,31 @@ from mdw_migrate.legacy.generator import generate
 from mdw_migrate.target import schema
 
 HERE = Path(__file__).resolve().parent
+
+
+def pin(server: embedded.EmbeddedServer, cpus: int | None) -> str:
+    """Runs the server (its postmaster and every process it has forked, and those it forks
+    later, which inherit it), this process and the tool's child on the first `cpus` CPUs, or
+    on all of them: the server outlives a run, so a pinned run would otherwise leave the next
+    one pinned. Linux only; elsewhere the run is not pinned and says so."""
+    if not hasattr(os, "sched_setaffinity"):
+        return "not pinned (no sched_setaffinity here)"
+    every = sorted(os.sched_getaffinity(0) | set(range(os.cpu_count() or 1)))
+    chosen = set(every[:cpus] if cpus else every)
+    postmaster = int((server.pgdata / "postmaster.pid").read_text().split()[0])
+    family = {postmaster}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue  # a process that ended meanwhile
+        if int(fields[1]) == postmaster:
+            family.add(int(stat.parent.name))
+    for pid in family:
+        with contextlib.suppress(ProcessLookupError):
+            os.sched_setaffinity(pid, chosen)
+    os.sched_setaffinity(0, chosen)
+    return f"{len(chosen)} of {len(every)} CPUs"
 
 
 def reset(server: embedded.EmbeddedServer, dbname: str) -> str:
@@ -178,6 +204,13 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--batch-size", type=int, default=None)
     parser.add_argument("--workers", type=int, default=None, help="default: the tool's own")
+    parser.add_argument(
+        "--cpus",
+        type=int,
+        default=None,
+        help="run the server, the tool and the raw pipe on this many CPUs (Linux; default:"
+        " all): how the ratio moves with the cores",
+    )
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--home", type=Path, default=HERE / ".work")
     parser.add_argument(
@@ -188,6 +221,8 @@ def main() -> None:
     args = parser.parse_args()
 
     server = embedded.start(args.home)
+    cpus = pin(server, args.cpus)
+    print(f"server, tool and raw pipe on {cpus}")
     source = reset(server, "bench_source")
     started = time.perf_counter()
     report = generate(source, scale=args.scale, seed=args.seed)
@@ -240,6 +275,7 @@ def main() -> None:
         "scale": args.scale,
         "phase": args.phase,
         "workers": args.workers or "default",
+        "cpus": cpus,
         "repeats": args.repeat,
         "source_rows_of_phase_tables": raw_rows,
         # Whole command (process start, imports, connections) and the entities' own time.
@@ -260,7 +296,8 @@ def main() -> None:
     out = HERE / "results"
     out.mkdir(exist_ok=True)
     stamp = f"{datetime.now(UTC):%Y%m%dT%H%M%S}"
-    path = out / f"{args.phase}-scale{args.scale}-w{args.workers or 'default'}-{stamp}.json"
+    pinned = f"-c{args.cpus}" if args.cpus else ""
+    path = out / f"{args.phase}-scale{args.scale}-w{args.workers or 'default'}{pinned}-{stamp}.json"
     path.write_text(json.dumps(summary, indent=2))
     print(json.dumps(summary, indent=2))
     print(f"written to {path}")
