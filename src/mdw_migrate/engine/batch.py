@@ -8,7 +8,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import psycopg
@@ -18,6 +18,7 @@ from .. import state
 from ..state import BatchKeys
 from . import sqlgen, staging
 from .context import BatchStats, Conn
+from .hints import FreshPages
 from .session import Session
 from .spec import EntitySpec
 
@@ -41,7 +42,8 @@ class Window:
     everything up to `upper`, or to the end. `tracked`: the entity was migrated before, so
     the legacy ids whose mapping changes are recorded for its dependants. `into_empty`: the
     pass began with the table empty and reads each key once, so every batch's keys are fresh
-    (the table's legacy key is deferred, decision 110).
+    (the table's legacy key is deferred, decision 110); its batches read the pages the
+    batch before wrote, through `fresh_pages` (decision 115).
     """
 
     last_key: int | None
@@ -53,6 +55,7 @@ class Window:
     # False: the batch is counted, and commits no checkpoint (a sync's).
     checkpoint: bool = True
     into_empty: bool = False
+    fresh_pages: FreshPages | None = field(default=None, compare=False, repr=False)
 
     @property
     def lo(self) -> int:
@@ -94,6 +97,7 @@ def run(session: Session, spec: EntitySpec, batch_no: int, window: Window) -> Ba
     keys = BatchKeys(spec.name, session.ctx.run_id, batch_no, lo=window.lo)
     with target.transaction():
         target.execute(f"TRUNCATE {sqlgen.STAGE}, {sqlgen.WORK}")
+        first_block = window.fresh_pages.blocks(target) if window.fresh_pages else 0
         if window.spans:
             query = sqlgen.source_spans_query(spec, window.spans)
         else:
@@ -187,6 +191,8 @@ def run(session: Session, spec: EntitySpec, batch_no: int, window: Window) -> Ba
             remapped = state.deletions.settle(target, sqlgen.MIGRATED_KEYS, keys)
             newly_mapped += remapped
             stats.mapped_delta += len(remapped)
+        if window.fresh_pages:
+            window.fresh_pages.wrote(target, first_block)
         stats.mapped_delta += stats.inserted - len(unmapped)
         if window.tracked:
             state.changes.record(target, unmapped + newly_mapped, keys)

@@ -17,6 +17,7 @@ from ..errors import Code, UsageError
 from . import failures, sqlgen
 from .batch import Window
 from .context import CHANGE_COUNTS, BatchStats, Conn, Reporter, RunContext
+from .hints import FreshPages
 from .session import Session, worker_session
 from .spec import EntitySpec
 
@@ -168,6 +169,7 @@ class Pass:
         self.checkpoints = checkpoints
         # The table was empty when this pass (of which this may be one range) began.
         self.into_empty = into_empty
+        self.fresh_pages = FreshPages(spec.target) if into_empty else None
 
     @property
     def ctx(self) -> RunContext:
@@ -195,6 +197,7 @@ class Pass:
                 tracked=self.tracked,
                 checkpoint=self.checkpoints,
                 into_empty=self.into_empty,
+                fresh_pages=self.fresh_pages,
             )
             try:
                 stats = failures.attempt(
@@ -237,6 +240,9 @@ class Pass:
                 break
         if done.processed > mirrored:
             self._mirror(done, range_no)
+        if self.fresh_pages and not self.ctx.should_stop():
+            with self.session.target.transaction():
+                self.fresh_pages.settle(self.session.target)
         return done
 
     def run_spans(self, batch_size: int, batches: list[tuple[tuple[int, int], ...]]) -> PassResult:
