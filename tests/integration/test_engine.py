@@ -109,7 +109,7 @@ def _constraints(target: str) -> list[dict[str, object]]:
 def test_bulk_load_defers_and_restores_constraints_and_indexes(
     create_database: Callable[[str], str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from mdw_migrate.engine import bulk
+    from mdw_migrate.engine import batch, bulk, sqlgen
     from mdw_migrate.legacy.generator import generate
 
     from ..helpers import run
@@ -142,8 +142,19 @@ def test_bulk_load_defers_and_restores_constraints_and_indexes(
         real_record(conn, entity, *args)
 
     monkeypatch.setattr(state.deferred, "record", record)
+    work_mem: set[str] = set()
+    real_guarded = batch.guarded
+
+    def guarded(target: Any, statement_of: Callable[[bool], str], values: Any) -> Any:
+        if statement_of(False).startswith("WITH w AS MATERIALIZED"):  # sqlgen.load_fresh
+            work_mem.add(str(target.execute("SHOW work_mem").fetchone()[0]))
+        return real_guarded(target, statement_of, values)
+
+    monkeypatch.setattr(batch, "guarded", guarded)
     run(source, bulked, "core-with-patients", batch_size=30)
     assert "patients" in deferred  # the bulk path really ran
+    # Its transform, materialized and read three times, stays in memory (decision 116).
+    assert work_mem == {sqlgen.LOAD_WORK_MEM}
     # The primary key of a table nothing references is deferred too; a referenced one keeps it.
     assert ("doctor_offices", "primary_key") in kinds
     assert ("patients", "index") in kinds and ("patients", "primary_key") not in kinds
@@ -180,6 +191,22 @@ def test_bulk_load_defers_and_restores_constraints_and_indexes(
             f" FROM public.{table} t) AS rows_of_table"
         )
         assert rows(bulked, contents) == rows(plain, contents), table
+
+
+def test_a_bulk_load_raises_work_mem_for_its_batch_only_and_never_lowers_it(
+    create_database: Callable[[str], str],
+) -> None:
+    from mdw_migrate.engine import sqlgen
+
+    target = create_database("wm_dst")
+    with psycopg.connect(target) as conn:
+        for session, in_batch in (("4MB", sqlgen.LOAD_WORK_MEM), ("64MB", "64MB")):
+            conn.execute(f"SET work_mem = '{session}'")
+            conn.commit()
+            with conn.transaction():
+                conn.execute(sqlgen.RAISE_WORK_MEM)
+                assert conn.execute("SHOW work_mem").fetchone() == (in_batch,)
+            assert conn.execute("SHOW work_mem").fetchone() == (session,)
 
 
 def test_constraints_left_deferred_by_a_crash_come_back_on_the_next_run(

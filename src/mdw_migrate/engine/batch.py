@@ -119,6 +119,7 @@ def run(session: Session, spec: EntitySpec, batch_no: int, window: Window) -> Ba
         # a Python fallback must see its rows before they are written.
         direct = window.into_empty and not window.tracked and not sqlgen.has_fallbacks(spec)
         if direct:
+            target.execute(sqlgen.RAISE_WORK_MEM)
             counts = guarded(
                 target, lambda fast: sqlgen.load_fresh(spec, version, fast=fast), values
             ).fetchone()

@@ -506,6 +506,18 @@ def load_fresh(spec: EntitySpec, server_version: int = 0, *, fast: bool = False)
     return inline_try_jsonb(statement, server_version, fast=fast)
 
 
+# The work_mem a bulk load's batch runs with, at least (decision 116): `load_fresh`
+# materializes its transform once and reads it three times (the insert, the kept rows, the
+# counts). At the server's default of 4 MB a 50,000-row batch of system_messages (12.6 MB
+# held in memory) went to a temporary file and back every batch. Local to the batch's
+# transaction, and never lowers a larger setting.
+LOAD_WORK_MEM = "16MB"
+RAISE_WORK_MEM = (
+    "SELECT set_config('work_mem', greatest(pg_size_bytes(current_setting('work_mem')),"
+    f" pg_size_bytes('{LOAD_WORK_MEM}')) / 1024 || 'kB', true)"
+)
+
+
 # migration.try_jsonb of a plain column reference (what the catalogue's rules pass it).
 _TRY_JSONB = re.compile(r"migration\.try_jsonb\((s\.(?:\w+|\"\w+\"))\)")
 
