@@ -143,11 +143,15 @@ def test_bulk_load_defers_and_restores_constraints_and_indexes(
 
     monkeypatch.setattr(state.deferred, "record", record)
     work_mem: set[str] = set()
+    queue_joined: list[bool] = []
     real_guarded = batch.guarded
 
     def guarded(target: Any, statement_of: Callable[[bool], str], values: Any) -> Any:
-        if statement_of(False).startswith("WITH w AS MATERIALIZED"):  # sqlgen.load_fresh
+        statement = statement_of(False)
+        if statement.startswith("WITH w AS MATERIALIZED"):  # sqlgen.load_fresh
             work_mem.add(str(target.execute("SHOW work_mem").fetchone()[0]))
+        if "LEFT JOIN public." in statement:
+            queue_joined.append("migration.pending_deletions" in statement)
         return real_guarded(target, statement_of, values)
 
     monkeypatch.setattr(batch, "guarded", guarded)
@@ -155,6 +159,9 @@ def test_bulk_load_defers_and_restores_constraints_and_indexes(
     assert "patients" in deferred  # the bulk path really ran
     # Its transform, materialized and read three times, stays in memory (decision 116).
     assert work_mem == {sqlgen.LOAD_WORK_MEM}
+    # Nothing is queued for deletion: parents are looked up without the queue (decision 117;
+    # test_sync's rule-5 test has a queued parent, which its dependants must see missing).
+    assert queue_joined and not any(queue_joined)
     # The primary key of a table nothing references is deferred too; a referenced one keeps it.
     assert ("doctor_offices", "primary_key") in kinds
     assert ("patients", "index") in kinds and ("patients", "primary_key") not in kinds

@@ -114,6 +114,12 @@ def run(session: Session, spec: EntitySpec, batch_no: int, window: Window) -> Ba
             target.execute(sqlgen.analyze_stage(spec).encode())
         version = target.info.server_version
         values = {**params(session, keys), **uuid_blocks(session, spec)}
+        # A parent with nothing queued for deletion is looked up without the queue (decision
+        # 117). Its rows are queued only by its own batches, which end before this entity
+        # starts; the entity's own rows (a self-reference) keep the join, since a worker on
+        # another of its ranges may queue one meanwhile.
+        parents = sorted({ref.entity for ref in spec.refs if ref.entity != spec.name})
+        unqueued = state.deletions.unqueued(target, parents)
         # A bulk load's rows go straight into the table; `work` keeps only what the batch's
         # state records (decision 112). A tracked entity records every key's transition, and
         # a Python fallback must see its rows before they are written.
@@ -121,10 +127,16 @@ def run(session: Session, spec: EntitySpec, batch_no: int, window: Window) -> Ba
         if direct:
             target.execute(sqlgen.RAISE_WORK_MEM)
             counts = guarded(
-                target, lambda fast: sqlgen.load_fresh(spec, version, fast=fast), values
+                target,
+                lambda fast: sqlgen.load_fresh(spec, version, fast=fast, unqueued=unqueued),
+                values,
             ).fetchone()
         else:
-            guarded(target, lambda fast: sqlgen.fill_work(spec, version, fast=fast), values)
+            guarded(
+                target,
+                lambda fast: sqlgen.fill_work(spec, version, fast=fast, unqueued=unqueued),
+                values,
+            )
             apply_fallbacks(target, spec)
             counts = target.execute(sqlgen.BATCH_COUNTS).fetchone()
         assert counts is not None

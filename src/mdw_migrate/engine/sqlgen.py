@@ -398,18 +398,23 @@ def underived_uuids(spec: EntitySpec) -> str:
     )
 
 
-def work_select(spec: EntitySpec, *, defining: bool = False) -> str:
+def work_select(
+    spec: EntitySpec, *, defining: bool = False, unqueued: frozenset[str] = frozenset()
+) -> str:
     """SELECT over the staged rows producing the `work` rows. `defining`: the UUID's block
     prefix hashed in every row, as the derivation defines it, rather than passed by the batch
     (the same values; the mapping hash is taken of this form, so how a batch finds the
-    prefix is not part of the mapping)."""
+    prefix is not part of the mapping). `unqueued`: parent entities with no row queued for
+    deletion, whose lookups need not join the queue (`deletions.unqueued`, decision 117);
+    never in the defining form."""
     key = q(spec.source.key)
     joins = []
     ref_cols = []
     for ref in spec.refs:
         m = f"m_{ref.name}"
         # `m.id` is the parent's UUID, NULL when it is not mapped.
-        joins.append(parent_mapped(ref).lookup(m, f"st.{q(ref.source)}"))
+        queued = defining or ref.entity not in unqueued
+        joins.append(parent_mapped(ref).lookup(m, f"st.{q(ref.source)}", queued=queued))
         ref_cols.append(f"{m}.id AS {ref.alias}")
     inner = " ".join([f"SELECT st.*{''.join(', ' + c for c in ref_cols)} FROM {STAGE} st", *joins])
     # Values are computed once, in a layer of their own (OFFSET 0 keeps the planner from
@@ -467,10 +472,17 @@ def analyze_stage(spec: EntitySpec) -> str:
     return f"ANALYZE {STAGE} ({', '.join(q(c) for c in columns)})"
 
 
-def fill_work(spec: EntitySpec, server_version: int = 0, *, fast: bool = False) -> str:
+def fill_work(
+    spec: EntitySpec,
+    server_version: int = 0,
+    *,
+    fast: bool = False,
+    unqueued: frozenset[str] = frozenset(),
+) -> str:
     """The batch's transform into `work`, for a target of `server_version` (`fast`: see
-    `inline_try_jsonb`)."""
-    return inline_try_jsonb(f"INSERT INTO {WORK} {work_select(spec)}", server_version, fast=fast)
+    `inline_try_jsonb`; `unqueued`: see `work_select`)."""
+    select = work_select(spec, unqueued=unqueued)
+    return inline_try_jsonb(f"INSERT INTO {WORK} {select}", server_version, fast=fast)
 
 
 def batch_counts(source: str) -> str:
@@ -490,7 +502,13 @@ def has_fallbacks(spec: EntitySpec) -> bool:
     return any(col.fallback is not None for col in spec.columns)
 
 
-def load_fresh(spec: EntitySpec, server_version: int = 0, *, fast: bool = False) -> str:
+def load_fresh(
+    spec: EntitySpec,
+    server_version: int = 0,
+    *,
+    fast: bool = False,
+    unqueued: frozenset[str] = frozenset(),
+) -> str:
     """One statement for a batch whose keys are fresh and whose entity is not tracked: the
     transform goes straight into the target table, and only the rows the batch's state needs
     go into `work` (those that do not migrate, and those that raise an issue). Returns the
@@ -498,7 +516,7 @@ def load_fresh(spec: EntitySpec, server_version: int = 0, *, fast: bool = False)
     cost 1 µs a row of system_messages (decision 112)."""
     kept = ["_outcome IS NOT NULL", *(q(f.flag) for f in issue_flags(spec))]
     statement = (
-        f"WITH w AS MATERIALIZED ({work_select(spec)}),"
+        f"WITH w AS MATERIALIZED ({work_select(spec, unqueued=unqueued)}),"
         f" loaded AS ({insert_target(spec, source='w')}),"
         f" kept AS (INSERT INTO {WORK} SELECT * FROM w WHERE {' OR '.join(kept)})"
         f" {batch_counts('w')}"

@@ -7,6 +7,8 @@ sync without that option."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from ._conn import BatchKeys, Conn, hashed, in_batch
 from .id_map import MappedTable, Params
 
@@ -81,6 +83,19 @@ def settle(conn: Conn, migrated_sql: str, keys: BatchKeys) -> list[int]:
             keys.params(),
         ).fetchall()
     return [int(legacy_id) for legacy_id, kept in rows if not kept]
+
+
+def unqueued(conn: Conn, entities: Sequence[str]) -> frozenset[str]:
+    """Those of `entities` with no row queued for deletion (kept rows stay mapped): all of
+    their rows in the table are mapped. One index probe each."""
+    if not entities:
+        return frozenset()
+    rows = conn.execute(
+        "SELECT e FROM unnest(%s::text[]) AS e WHERE NOT EXISTS (SELECT 1 FROM"
+        " migration.pending_deletions p WHERE p.entity = e AND NOT p.kept)",
+        [list(entities)],
+    ).fetchall()
+    return frozenset(str(r[0]) for r in rows)
 
 
 def entities(conn: Conn) -> dict[str, int]:

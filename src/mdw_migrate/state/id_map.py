@@ -51,7 +51,7 @@ class MappedTable:
             f" WHERE {self.not_queued(inner)}) AS {alias}"
         )
 
-    def lookup(self, alias: str, legacy_id_sql: str) -> str:
+    def lookup(self, alias: str, legacy_id_sql: str, *, queued: bool = True) -> str:
         """`LEFT JOIN`s that look up the mapped row of legacy id `legacy_id_sql` as `alias`
         (id, legacy_id), both NULL when it is not mapped (never migrated, or queued for
         deletion).
@@ -61,8 +61,17 @@ class MappedTable:
         the whole table anti-joined with the queue before the caller's rows meet it, so
         every batch read the parent's every row (953 k tasks at scale 1.0 scanned the
         328 k files once a batch). Joined this way the planner can hash a small table or
-        look each key up in the legacy id's index, whichever costs less (decision 109)."""
+        look each key up in the legacy id's index, whichever costs less (decision 109).
+
+        `queued=False`: the caller knows the queue holds no row of the entity (checked in its
+        transaction, `deletions.unqueued`), so the queue is not joined (decision 117)."""
         t, pending = f"{alias}_t", f"{alias}_q"
+        if not queued:
+            return (
+                f"LEFT JOIN {self.table} {t} ON {t}.{self.legacy} = {legacy_id_sql}"
+                f" LEFT JOIN LATERAL (SELECT {t}.id AS id, {t}.{self.legacy} AS legacy_id)"
+                f" AS {alias} ON true"
+            )
         mapped = f"{pending}.legacy_id IS NULL"
         return (
             f"LEFT JOIN {self.table} {t} ON {t}.{self.legacy} = {legacy_id_sql}"
