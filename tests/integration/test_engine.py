@@ -155,6 +155,13 @@ def test_bulk_load_defers_and_restores_constraints_and_indexes(
         return real_guarded(target, statement_of, values)
 
     monkeypatch.setattr(batch, "guarded", guarded)
+    with psycopg.connect(bulked, autocommit=True) as conn:
+        # Counts an earlier run left, its rows since gone: a pass into an empty table counts
+        # from 0, and its count is not taken again from the table (decision 118).
+        conn.execute(
+            "INSERT INTO migration.entity_progress (entity, status, migrated)"
+            " VALUES ('patients', 'completed', 12345), ('doctors', 'completed', 12345)"
+        )
     run(source, bulked, "core-with-patients", batch_size=30)
     assert "patients" in deferred  # the bulk path really ran
     # Its transform, materialized and read three times, stays in memory (decision 116).
@@ -181,6 +188,11 @@ def test_bulk_load_defers_and_restores_constraints_and_indexes(
     assert rows(bulked, query) == rows(plain, query)
     counts = "SELECT entity, count(*) FROM migration.id_map GROUP BY 1 ORDER BY 1"
     assert rows(bulked, counts) == rows(plain, counts)
+    recorded = (
+        "SELECT p.entity, p.migrated AS count FROM migration.entity_progress p"
+        " WHERE p.entity IN (SELECT entity FROM migration.id_map) ORDER BY 1"
+    )
+    assert rows(bulked, recorded) == rows(bulked, counts)
     # A bulk load writes its rows from the transform itself (decision 112): the same rows,
     # values, metadata and issues as batches through `work` (UUIDs aside, which each
     # target's secret derives, and the times a row was written, which default to now()).

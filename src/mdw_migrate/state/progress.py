@@ -50,6 +50,12 @@ def begin(conn: Conn, entity: str, run_id: uuid.UUID, source_rows: int) -> None:
     )
 
 
+def none_mapped(conn: Conn, entity: str) -> None:
+    """The entity's table is empty (checked in this transaction): none of its rows is mapped,
+    whatever an earlier run counted, so the count its batches keep from here is exact."""
+    conn.execute("UPDATE migration.entity_progress SET migrated = 0 WHERE entity = %s", [entity])
+
+
 def resume(conn: Conn, entity: str, run_id: uuid.UUID, source_rows: int) -> None:
     """Marks a resumed entity running again, keeping its checkpoint and batch count."""
     conn.execute(
