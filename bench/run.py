@@ -16,17 +16,21 @@ import contextlib
 import json
 import os
 import platform
+import select
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import psycopg
 from psycopg import sql
+from psycopg.abc import Buffer
+from psycopg.pq import ExecStatus
 
 from mdw_migrate import embedded
 from mdw_migrate.catalogue import CATALOGUE, LEGACY_TABLES
@@ -89,6 +93,29 @@ def quiesce(server: embedded.EmbeddedServer, *vacuum: str) -> None:
         conn.execute("CHECKPOINT")
 
 
+def messages(conn: psycopg.Connection[Any], out: psycopg.Copy) -> Iterator[Buffer]:
+    """The rows of a `COPY ... TO STDOUT`: taken from libpq without waiting while it holds
+    them, and through psycopg's `Copy.read` when it holds none."""
+    pgconn = conn.pgconn
+    while True:
+        size, message = pgconn.get_copy_data(1)
+        if size > 0:
+            yield message
+        elif size == 0:
+            if not (data := out.read()):
+                return
+            yield data
+        else:
+            # The end, met here: its final result is read here too.
+            while pgconn.is_busy():
+                select.select([pgconn.socket], [], [])
+                pgconn.consume_input()
+            results = list(iter(pgconn.get_result, None))
+            if not results or results[0].status != ExecStatus.COMMAND_OK:
+                raise SystemExit(f"the raw pipe's COPY failed: {pgconn.error_message!r}")
+            return
+
+
 def raw_pipe(source: str, target: str, tables: list[str]) -> tuple[float, int]:
     """Seconds and rows for the plain binary COPY pipe of `tables`, source -> target."""
     with psycopg.connect(source) as src, psycopg.connect(target, autocommit=True) as dst:
@@ -112,10 +139,11 @@ def raw_pipe(source: str, target: str, tables: list[str]) -> tuple[float, int]:
                     sc.copy(f"COPY {table} TO STDOUT (FORMAT BINARY)".encode()) as out,
                     dc.copy(f"COPY {table} FROM STDIN (FORMAT BINARY)".encode()) as into,
                 ):
-                    # Gathered into large writes, as the tool's pipe does (staging.forward;
-                    # written out here so the baseline is the same for any tool version).
+                    # Read from libpq while it holds messages and gathered into large writes,
+                    # as the tool's pipe does (staging.SourceCopy and staging.forward; written
+                    # out here so the baseline is the same for any tool version).
                     gathered = bytearray()
-                    for chunk in out:
+                    for chunk in messages(src, out):
                         gathered += chunk
                         if len(gathered) >= 1 << 17:
                             into.write(gathered)

@@ -8,11 +8,15 @@ it. `prepare` (re)creates an entity's `stage` and `work` tables in the target se
 from __future__ import annotations
 
 import logging
+import select
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 import psycopg
 from psycopg import ClientCursor, Copy
-from psycopg.pq import TransactionStatus
+from psycopg.abc import Buffer
+from psycopg.pq import ExecStatus, TransactionStatus
+from psycopg.pq.abc import PGconn
 
 from . import sqlgen
 from .context import Conn
@@ -46,10 +50,72 @@ def pipe(source: Conn, target: Conn, copy_out: str, copy_in: str) -> int:
 WRITE_BYTES = 1 << 17
 
 
-def forward(out: Copy, into: Copy) -> None:
-    """Every chunk of `out` into `into`, gathered into writes of about WRITE_BYTES."""
+class SourceCopy:
+    """The messages of a source `COPY ... TO STDOUT`, read from libpq while it holds them.
+
+    psycopg's `Copy` iterator goes through its wait machinery for every message, one a row:
+    about 1.3 µs of Python a row. libpq already holds most messages when they are asked for,
+    so they are taken straight from it (`PGconn.get_copy_data` without blocking), and only
+    when it holds none does `Copy.read` wait for the next one (decision 119).
+
+    When the loop, not psycopg, meets the COPY's end, it reads the COPY's final result
+    itself and raises the source's own error, if any. `ended` then says so, and `finish`
+    does not ask libpq for a COPY that is over.
+    """
+
+    def __init__(self, source: Conn, out: Copy) -> None:
+        self._source = source
+        self._out = out
+        self.ended = False
+
+    def __iter__(self) -> Iterator[Buffer]:
+        pgconn = self._source.pgconn
+        get_copy_data = pgconn.get_copy_data
+        while not self.ended:
+            size, data = get_copy_data(1)  # async: 0 when libpq holds no message, not a wait
+            if size > 0:
+                yield data
+            elif size == 0:
+                yield from self._wait_for_more()
+            else:
+                self._end(pgconn)
+
+    def _wait_for_more(self) -> Iterator[Buffer]:
+        try:
+            data = self._out.read()  # b"" at the end, with the final result read
+        except psycopg.Error:
+            self.ended = True  # psycopg read the failed COPY's final result
+            raise
+        if data:
+            yield data
+        else:
+            self.ended = True
+
+    def _end(self, pgconn: PGconn) -> None:
+        """The COPY's final result: COMMAND_OK, or the error that ended it."""
+        self.ended = True
+        while pgconn.is_busy():
+            select.select([pgconn.socket], [], [])
+            pgconn.consume_input()
+        results = []
+        while (result := pgconn.get_result()) is not None:
+            results.append(result)
+        if not results:
+            message = pgconn.error_message.decode(self._source.info.encoding, "replace")
+            raise psycopg.OperationalError(f"the source COPY failed: {message}")
+        if results[0].status != ExecStatus.COMMAND_OK:
+            raise psycopg.errors.error_from_result(results[0], self._source.info.encoding)
+
+    def finish(self) -> None:
+        """Reads the rest of the COPY, so the source's transaction stays usable."""
+        for _ in self:
+            pass
+
+
+def forward(rows: Iterable[Buffer], into: Copy) -> None:
+    """Every chunk of `rows` into `into`, gathered into writes of about WRITE_BYTES."""
     gathered = bytearray()
-    for chunk in out:
+    for chunk in rows:
         gathered += chunk
         if len(gathered) >= WRITE_BYTES:
             into.write(gathered)
@@ -64,14 +130,14 @@ def _copy(source: Conn, target: Conn, copy_out: str, copy_in: str) -> int:
         target.cursor() as dst_cur,
         src_cur.copy(copy_out.encode()) as out,
     ):
+        rows = SourceCopy(source, out)
         try:
             with dst_cur.copy(copy_in.encode()) as into:
-                forward(out, into)
+                forward(rows, into)
         except psycopg.Error:
             # The target refused the data: let the source finish its COPY, so its
             # transaction (the run's snapshot) stays usable for the retry.
-            for _ in out:
-                pass
+            rows.finish()
             raise
         # Read before the cursor closes: a closed cursor forgets its row count.
         return max(dst_cur.rowcount, 0)
