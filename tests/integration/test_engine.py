@@ -123,6 +123,7 @@ def test_bulk_load_defers_and_restores_constraints_and_indexes(
     run(source, plain, "core-with-patients", batch_size=30)
     expected = _constraints(bulked)
     monkeypatch.setattr(bulk, "BULK_THRESHOLD", 1)
+    monkeypatch.setattr(bulk, "ANALYZE_THRESHOLD", 1)
     deferred: list[str] = []
     real_defer = bulk.defer
 

@@ -31,8 +31,14 @@ Conn = psycopg.Connection[tuple[Any, ...]]
 # The kind of deferred object a legacy id's unique key is recorded as.
 LEGACY_KEY = "unique_key"
 
-# Below this many source rows the per-row checks cost less than rebuilding afterwards.
-BULK_THRESHOLD = 50_000
+# Below this many source rows the per-row checks cost less than rebuilding afterwards. At
+# 10,000 rows orders (four foreign keys, seven indexes) loads in 0.68 s against 1.30 s checked
+# row by row (decision 120); 50,000 had been a guess.
+BULK_THRESHOLD = 10_000
+# A run that inserted this many rows into an entity analyses its table when the entity ends,
+# and the state tables at the run's end (decisions 95 and 101). A smaller table is left to
+# autovacuum: analysing orders' 25,012 rows took 0.47 s, more than deferring saved.
+ANALYZE_THRESHOLD = 50_000
 
 
 def table_is_empty(conn: Conn, table: str) -> bool:

@@ -214,7 +214,8 @@ def _analyze_grown(catalogue: Catalogue, session: Session, outcome: RunOutcome) 
     later, and the first sync of a cut-over may start before that. (Each entity's own
     table was analysed when the entity finished.)"""
     if any(
-        r.inserted >= bulk.BULK_THRESHOLD and isinstance(catalogue.entities[r.entity], EntitySpec)
+        r.inserted >= bulk.ANALYZE_THRESHOLD
+        and isinstance(catalogue.entities[r.entity], EntitySpec)
         for r in outcome.results
     ):
         with session.target.transaction():

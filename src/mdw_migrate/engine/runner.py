@@ -143,7 +143,7 @@ class EntityRunner:
         result.batches, result.processed = done.batches, done.processed
         for name, n in done.changes.items():
             setattr(result, name, n)
-        if not ctx.dry_run and not stopped and result.inserted >= bulk.BULK_THRESHOLD:
+        if not ctx.dry_run and not stopped and result.inserted >= bulk.ANALYZE_THRESHOLD:
             # Statistics now, in this worker while others still load, rather than at the
             # run's end: its dependants plan their joins to this table with them, and the
             # last entity's worker is the only one left waiting on an ANALYZE.
