@@ -116,8 +116,9 @@ def messages(conn: psycopg.Connection[Any], out: psycopg.Copy) -> Iterator[Buffe
             return
 
 
-def raw_pipe(source: str, target: str, tables: list[str]) -> tuple[float, int]:
-    """Seconds and rows for the plain binary COPY pipe of `tables`, source -> target."""
+def raw_pipe(source: str, target: str, tables: list[str]) -> tuple[float, int, float | None]:
+    """Seconds, rows and the machine's CPU seconds for the plain binary COPY pipe of
+    `tables`, source -> target."""
     with psycopg.connect(source) as src, psycopg.connect(target, autocommit=True) as dst:
         definitions: dict[str, str] = {}
         for table in tables:
@@ -131,6 +132,7 @@ def raw_pipe(source: str, target: str, tables: list[str]) -> tuple[float, int]:
         for table, cols in definitions.items():
             # No autovacuum: it would otherwise run on these tables during the tool's time.
             dst.execute(f"CREATE TABLE {table} ({cols}) WITH (autovacuum_enabled = false)".encode())
+        cpu_start = busy_cpu_seconds()
         started = time.perf_counter()
         rows = 0
         for table in tables:
@@ -150,12 +152,32 @@ def raw_pipe(source: str, target: str, tables: list[str]) -> tuple[float, int]:
                             gathered = bytearray()
                     into.write(gathered)
                 rows += max(dc.rowcount, 0)
-        return time.perf_counter() - started, rows
+        return time.perf_counter() - started, rows, cpu_since(cpu_start)
 
 
 # WAL the server wrote during the last tool run (source and target share the server; the
 # source is only read).
 LAST_WAL_BYTES = 0
+# CPU seconds the machine used during the last tool run (None where /proc/stat is absent).
+LAST_CPU_SECONDS: float | None = None
+
+
+def busy_cpu_seconds() -> float | None:
+    """CPU seconds every process of the machine has used so far, from Linux's /proc/stat
+    (user, nice, system, irq, softirq; not idle, I/O wait or steal), or None elsewhere.
+    The server, the tool and the raw pipe are all on this machine, so the difference over a
+    run is what that run cost in CPU: on a shared machine it moves less than the seconds."""
+    try:
+        fields = Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:8]
+    except OSError:
+        return None
+    user, nice, system, _idle, _iowait, irq, softirq = (int(f) for f in fields)
+    return (user + nice + system + irq + softirq) / os.sysconf("SC_CLK_TCK")
+
+
+def cpu_since(start: float | None) -> float | None:
+    now = busy_cpu_seconds()
+    return None if start is None or now is None else now - start
 
 
 def wal_position(server: embedded.EmbeddedServer) -> str:
@@ -196,6 +218,7 @@ def tool_run(
     if workers:
         args += ["--workers", str(workers)]
     wal_start = wal_position(server)
+    cpu_start = busy_cpu_seconds()
     started = time.perf_counter()
     # The child's own peak RSS, from its own rusage: RUSAGE_CHILDREN is the largest child of
     # this process so far, and survives `exec`, so `./dev bench` right after `./dev` installed
@@ -208,7 +231,8 @@ def tool_run(
         err.seek(0)
         stdout, stderr = out.read(), err.read()
     seconds = time.perf_counter() - started
-    global LAST_WAL_BYTES
+    global LAST_WAL_BYTES, LAST_CPU_SECONDS
+    LAST_CPU_SECONDS = cpu_since(cpu_start)
     LAST_WAL_BYTES = wal_bytes_since(server, wal_start)
     if child.returncode != 0:
         raise SystemExit(
@@ -244,7 +268,8 @@ def main() -> None:
     parser.add_argument(
         "--sync",
         action="store_true",
-        help="the live cut-over: migrate, then syncs after 0, 0.01, 0.1 and 1 %% of changes",
+        help="the live cut-over: migrate, migrate again unchanged, then syncs after 0, 0.01,"
+        " 0.1 and 1 %% of changes",
     )
     args = parser.parse_args()
 
@@ -264,6 +289,8 @@ def main() -> None:
     owner = {t: ("legacy_archive" if e == "archive" else e) for t, e in LEGACY_TABLES.items()}
     tables = sorted(t for t, entity in owner.items() if entity in names)
     raw_times, tool_times, engine_times, peaks, wal = [], [], [], [], []
+    raw_cpu: list[float] = []
+    tool_cpu: list[float] = []
     per_entity: dict[str, list[float]] = {}
     raw_rows = 0
     for i in range(args.repeat):
@@ -272,7 +299,7 @@ def main() -> None:
         drop(server, "bench_target")
         raw_target = reset(server, "bench_raw")
         quiesce(server)
-        raw_seconds, raw_rows = raw_pipe(source, raw_target, tables)
+        raw_seconds, raw_rows, raw_cpu_seconds = raw_pipe(source, raw_target, tables)
         drop(server, "bench_raw")  # nothing of it may run (autovacuum) while the tool does
         target = reset(server, "bench_target")
         with psycopg.connect(target, autocommit=True) as conn:
@@ -286,6 +313,11 @@ def main() -> None:
         engine_times.append(sum(o["execution"]["durationSeconds"] for o in results.values()))
         peaks.append(peak)
         wal.append(LAST_WAL_BYTES)
+        cpu_note = ""
+        if raw_cpu_seconds is not None and LAST_CPU_SECONDS is not None:
+            raw_cpu.append(raw_cpu_seconds)
+            tool_cpu.append(LAST_CPU_SECONDS)
+            cpu_note = f", CPU tool {LAST_CPU_SECONDS:.1f}s raw {raw_cpu_seconds:.1f}s"
         for entity, obj in results.items():
             rows = obj["results"]["totalRecords"]
             duration = obj["execution"]["durationSeconds"]
@@ -293,7 +325,7 @@ def main() -> None:
         print(
             f"repeat {i + 1}: tool {seconds:.2f}s, raw {raw_seconds:.2f}s,"
             f" ratio {seconds / raw_seconds:.2f}, RSS {peak:.0f} MB,"
-            f" WAL {LAST_WAL_BYTES / 1e6:,.0f} MB"
+            f" WAL {LAST_WAL_BYTES / 1e6:,.0f} MB{cpu_note}"
         )
 
     summary = {
@@ -316,6 +348,14 @@ def main() -> None:
         "ratio_entities_to_raw_median": round(
             statistics.median(t / r for t, r in zip(engine_times, raw_times, strict=True)), 2
         ),
+        # The machine's CPU seconds in each (server, tool, raw pipe): the cost in CPU.
+        "tool_cpu_seconds_median": round(statistics.median(tool_cpu), 1) if tool_cpu else None,
+        "raw_pipe_cpu_seconds_median": round(statistics.median(raw_cpu), 1) if raw_cpu else None,
+        "cpu_ratio_tool_to_raw_median": (
+            round(statistics.median(t / r for t, r in zip(tool_cpu, raw_cpu, strict=True)), 2)
+            if raw_cpu
+            else None
+        ),
         "peak_rss_mb_max": round(max(peaks), 1),
         "wal_bytes_median": round(statistics.median(wal)),
         "wal_bytes_per_source_row_median": round(statistics.median(wal) / max(raw_rows, 1)),
@@ -336,10 +376,12 @@ SYNC_SHARES = (0.0, 0.0001, 0.001, 0.01)
 
 
 def sync_bench(server: embedded.EmbeddedServer, source: str, args: argparse.Namespace) -> None:
-    """Per repeat: a fresh target, the initial `migrate`, then for each share a change of
-    that share of the large tables' rows (new, changed, deleted, spread over their keys)
-    and a `sync` of the phase. Reports each sync's time as a share of the initial run's."""
+    """Per repeat: a fresh target, the initial `migrate`, the same `migrate` again with
+    nothing changed, then for each share a change of that share of the large tables' rows
+    (new, changed, deleted, spread over their keys) and a `sync` of the phase. Reports each
+    run's time as a share of the initial run's."""
     initial: list[float] = []
+    reruns: list[float] = []
     syncs: dict[float, list[float]] = {share: [] for share in SYNC_SHARES}
     read: dict[float, list[int]] = {share: [] for share in SYNC_SHARES}
     peaks: list[float] = []
@@ -354,6 +396,18 @@ def sync_bench(server: embedded.EmbeddedServer, source: str, args: argparse.Name
         initial.append(seconds)
         peaks.append(peak)
         print(f"repeat {i + 1}: migrate {seconds:.2f}s, RSS {peak:.0f} MB")
+        # The same `migrate` again, nothing changed: a full pass that upserts every row
+        # (the thorough reconcile an operator may run before cut-over), unlike a sync.
+        quiesce(server, "bench_source", "bench_target")
+        seconds, _, peak = tool_run(
+            server, "bench_source", "bench_target", args.phase, args.batch_size, args.workers
+        )
+        reruns.append(seconds)
+        peaks.append(peak)
+        print(
+            f"  migrate again, nothing changed: {seconds:.2f}s"
+            f" ({seconds / initial[-1] * 100:.1f} % of the first), RSS {peak:.0f} MB"
+        )
         for share in SYNC_SHARES:
             if share:
                 churn.churn(source, share, seed=1000 * i + int(share * 1e6))
@@ -390,6 +444,12 @@ def sync_bench(server: embedded.EmbeddedServer, source: str, args: argparse.Name
         "phase": args.phase,
         "repeats": args.repeat,
         "migrate_seconds_median": round(migrate_median, 2),
+        "migrate_again_unchanged": {
+            "seconds_median": round(statistics.median(reruns), 2),
+            "share_of_migrate_median": round(
+                statistics.median(r / m for r, m in zip(reruns, initial, strict=True)), 4
+            ),
+        },
         "sync": {
             f"{share * 100:g}%": {
                 "seconds_median": round(statistics.median(syncs[share]), 2),
