@@ -402,6 +402,24 @@ def test_a_source_change_updates_in_place_with_the_same_uuid(
     assert after[new_id]["tax_rate"] == Decimal("7.2500")
 
 
+def test_a_rerun_with_nothing_changed_writes_and_locks_no_target_row(
+    legacy: Legacy, create_database: Callable[[str], str]
+) -> None:
+    """A row equal to its target row is left out before the upsert (decision 122): the
+    `ON CONFLICT` filter alone locked every such row first, which sets its `xmax` and writes
+    its page and a WAL record, on every re-run."""
+    target = fresh_target(create_database)
+    run(legacy.conninfo, target, "core-with-patients", batch_size=37)
+    tables = ("offices", "profiles", "doctors", "doctor_offices", "patients")
+    versions = "SELECT id, ctid::text AS ctid, xmin::text AS xmin, xmax::text AS xmax FROM {}"
+    before = {t: by_key(rows(target, versions.format(t)), "id") for t in tables}
+    outcome = run(legacy.conninfo, target, "core-with-patients", batch_size=37)
+    assert all(r.updated == 0 and r.inserted == 0 for r in outcome.results)
+    for table in tables:
+        assert before[table], table
+        assert by_key(rows(target, versions.format(table)), "id") == before[table], table
+
+
 def test_dry_run_reports_and_writes_nothing(
     legacy: Legacy, create_database: Callable[[str], str]
 ) -> None:

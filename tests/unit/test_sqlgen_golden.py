@@ -60,7 +60,10 @@ STATEMENTS = {
     ),
     "spans": lambda spec: sqlgen.source_spans_query(spec, ((31, 63), (99, 100))),
     "fingerprint": sqlgen.fingerprint_query,
-    "upsert_counted": sqlgen.upsert_counted,
+    "upsert_counted": lambda spec: sqlgen.upsert_counted(spec, BatchKeys(spec.name, RUN, 1)),
+    "upsert_counted_spans": lambda spec: sqlgen.upsert_counted(
+        spec, BatchKeys(spec.name, RUN, 1, spans=((31, 63),))
+    ),
     "issues": lambda spec: sqlgen.flagged_issues(spec) or "",
     "differing": sqlgen.differing_rows,
 }

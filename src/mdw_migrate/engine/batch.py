@@ -195,7 +195,7 @@ def run(session: Session, spec: EntitySpec, batch_no: int, window: Window) -> Ba
                 newly_mapped = [int(r[0]) for r in target.execute(sqlgen.MIGRATED_KEYS)]
         else:
             written = target.execute(
-                sqlgen.upsert_counted(spec).encode(), params(session, keys)
+                sqlgen.upsert_counted(spec, keys).encode(), params(session, keys)
             ).fetchone()
             assert written is not None
             stats.inserted, stats.updated = int(written[0]), int(written[1])

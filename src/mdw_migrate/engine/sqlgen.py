@@ -595,13 +595,29 @@ def insert_target(spec: EntitySpec, source: str = WORK) -> str:
     return upsert_target(spec, source).split(" ON CONFLICT ")[0]
 
 
-def upsert_counted(spec: EntitySpec) -> str:
-    """`upsert_target`, returning (inserted, updated, legacy ids inserted): a row written by
-    an insert has no `xmax`, an updated one has its updater's; unchanged rows are not
-    written at all."""
+def upsert_counted(spec: EntitySpec, keys: BatchKeys) -> str:
+    """`upsert_target` of the batch's rows that are new or differ from their target row,
+    returning (inserted, updated, legacy ids inserted): a row written by an insert has no
+    `xmax`, an updated one has its updater's.
+
+    A row equal to its target row is left out before the insert, not by the `ON CONFLICT`
+    filter: that filter comes after the conflicting row is locked, which writes the row's
+    page and a WAL record, for every row of a batch with nothing changed (decision 122).
+    The comparison is the filter's own, so the same rows are written. A batch of one key
+    range bounds the target's side by it, as `outcomes.transitions` does."""
     legacy = q(spec.legacy_column)
+    compared = [*spec.target_columns()]
+    stored = ", ".join([*(f"t.{q(c)}" for c in compared), "t.metadata"])
+    recomputed = ", ".join([*(f"w.{q(c)}" for c in compared), _metadata_expr(spec, "w.")])
+    bounded = "" if keys.spans else f" AND {in_batch(f't.{legacy}', keys)}"
+    changed = (
+        f"(SELECT w.* FROM {WORK} w WHERE w._outcome IS NULL AND NOT EXISTS (SELECT 1"
+        f" FROM public.{q(spec.target)} t WHERE t.{legacy} = w._legacy_id{bounded}"
+        f" AND ({stored}) IS NOT DISTINCT FROM ({recomputed}))) AS changed"
+    )
     return (
-        f"WITH w AS ({upsert_target(spec)} RETURNING (t.xmax = 0) AS inserted, t.{legacy} AS k)"
+        f"WITH w AS ({upsert_target(spec, changed)}"
+        f" RETURNING (t.xmax = 0) AS inserted, t.{legacy} AS k)"
         " SELECT count(*) FILTER (WHERE inserted), count(*) FILTER (WHERE NOT inserted),"
         " coalesce(array_agg(k::bigint) FILTER (WHERE inserted), '{}') FROM w"
     )

@@ -41,15 +41,19 @@ def queue(
     with its parameters) are queued. One join of the batch's mapped keys with the batch's
     rows decides it (the caller has analysed `work`, so the join is hashed)."""
     kept = " AND w.legacy_id IS NOT NULL" if keep_absent else ""
+    # `made` hashes a row's legacy id: it is asked of the rows that leave the map only, after
+    # the join (the fence, OFFSET 0), not of each of the batch's mapped rows (150 of the
+    # 190 ms of a 50,000-row batch of system_messages with nothing to take out, decision 122).
     with hashed(conn):
         rows = conn.execute(
             "INSERT INTO migration.pending_deletions (entity, legacy_id, id, cause, kept, run_id)"
             " SELECT %(entity)s, m.legacy_id, m.id,"
-            " CASE WHEN w.legacy_id IS NOT NULL THEN 'outcome_changed' ELSE 'source_deleted' END,"
-            f" false, %(run_id)s FROM {mapped.rows('m')} LEFT JOIN ({work_keys_sql})"
+            " CASE WHEN m.found THEN 'outcome_changed' ELSE 'source_deleted' END,"
+            " false, %(run_id)s FROM (SELECT m.legacy_id, m.id, w.legacy_id IS NOT NULL AS found"
+            f" FROM {mapped.rows('m')} LEFT JOIN ({work_keys_sql})"
             " AS w (legacy_id, migrated) ON w.legacy_id = m.legacy_id"
             f" WHERE {in_batch('m.legacy_id', keys)} AND (w.legacy_id IS NULL OR NOT w.migrated)"
-            f"{kept} AND {made[0]}"
+            f"{kept} OFFSET 0) AS m WHERE {made[0]}"
             " ON CONFLICT (entity, legacy_id) DO UPDATE SET id = EXCLUDED.id,"
             " cause = EXCLUDED.cause, kept = false, run_id = EXCLUDED.run_id, queued_at = now()"
             " RETURNING legacy_id",

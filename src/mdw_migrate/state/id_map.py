@@ -51,7 +51,9 @@ class MappedTable:
             f" WHERE {self.not_queued(inner)}) AS {alias}"
         )
 
-    def lookup(self, alias: str, legacy_id_sql: str, *, queued: bool = True) -> str:
+    def lookup(
+        self, alias: str, legacy_id_sql: str, *, queued: bool = True, within: str = ""
+    ) -> str:
         """`LEFT JOIN`s that look up the mapped row of legacy id `legacy_id_sql` as `alias`
         (id, legacy_id), both NULL when it is not mapped (never migrated, or queued for
         deletion).
@@ -64,17 +66,25 @@ class MappedTable:
         look each key up in the legacy id's index, whichever costs less (decision 109).
 
         `queued=False`: the caller knows the queue holds no row of the entity (checked in its
-        transaction, `deletions.unqueued`), so the queue is not joined (decision 117)."""
+        transaction, `deletions.unqueued`), so the queue is not joined (decision 117).
+
+        `within`: a condition on the legacy id (`{0}` stands for the column) that every
+        looked-up key meets, such as a batch's key range. The table's scan is then bounded by
+        it: merge-joined without it, the scan of the legacy id's index started at the table's
+        first key, so each batch of a pass read every key before its own (decision 122)."""
         t, pending = f"{alias}_t", f"{alias}_q"
+        on = f"{t}.{self.legacy} = {legacy_id_sql}"
+        if within:
+            on += " AND " + within.format(f"{t}.{self.legacy}")
         if not queued:
             return (
-                f"LEFT JOIN {self.table} {t} ON {t}.{self.legacy} = {legacy_id_sql}"
+                f"LEFT JOIN {self.table} {t} ON {on}"
                 f" LEFT JOIN LATERAL (SELECT {t}.id AS id, {t}.{self.legacy} AS legacy_id)"
                 f" AS {alias} ON true"
             )
         mapped = f"{pending}.legacy_id IS NULL"
         return (
-            f"LEFT JOIN {self.table} {t} ON {t}.{self.legacy} = {legacy_id_sql}"
+            f"LEFT JOIN {self.table} {t} ON {on}"
             f" LEFT JOIN migration.pending_deletions {pending}"
             f" ON {pending}.entity = {_literal(self.entity)}"
             f" AND {pending}.legacy_id = {t}.{self.legacy} AND NOT {pending}.kept"

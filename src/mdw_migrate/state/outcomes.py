@@ -28,15 +28,20 @@ def transitions(conn: Conn, mapped: MappedTable | None, rows_sql: str, keys: Bat
     """How many rows of `rows_sql` (legacy_id, outcome or 'migrated') existed before with
     another outcome (run before the batch writes its target rows and outcomes). `mapped`
     None: the batch's keys are fresh, none of them is in the entity's table."""
+    # A batch of one key range bounds both lookups by it, so that a merge join reads the
+    # range's keys, not every key before them (decision 122). A batch of spans lists its
+    # keys instead, and a list as long as that is no bound worth adding to a join.
+    within = "" if keys.spans else in_batch("{0}", keys)
     lookup = (
-        mapped.lookup("m", "w.legacy_id")
+        mapped.lookup("m", "w.legacy_id", within=within)
         if mapped is not None
         else "LEFT JOIN LATERAL (SELECT NULL::bigint AS legacy_id) AS m ON true"
     )
+    outcomes_within = " AND " + within.format("o.legacy_id") if within else ""
     row = conn.execute(
         "SELECT count(*) FROM (" + rows_sql + ") AS w (legacy_id, outcome)"
         " LEFT JOIN migration.row_outcomes o ON o.entity = %(entity)s"
-        "  AND o.legacy_id = w.legacy_id"
+        f"  AND o.legacy_id = w.legacy_id{outcomes_within}"
         f" {lookup}"
         " WHERE (o.legacy_id IS NOT NULL OR m.legacy_id IS NOT NULL)"
         " AND CASE WHEN m.legacy_id IS NOT NULL THEN 'migrated' ELSE o.outcome END"
